@@ -114,7 +114,7 @@ def read_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | Non
     from simcore.jobs import JobTable
 
     parsed = parse_sacct(path, options)
-    return JobTable.from_columns(parsed.columns, source=str(path))
+    return JobTable.from_columns(parsed.columns, source=str(path), time_origin=parsed.epoch)
 
 
 def _split(line: str, trailing: bool | None = None) -> tuple[list[str], bool]:

@@ -125,7 +125,7 @@ def read_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None = 
     from simcore.jobs import JobTable
 
     parsed = parse_swf(path, options)
-    return JobTable.from_columns(parsed.columns, source=str(path))
+    return JobTable.from_columns(parsed.columns, source=str(path), time_origin=parsed.epoch)
 
 
 def _parse_line(line: str, name: str, lineno: int) -> list[int]:
