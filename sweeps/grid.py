@@ -143,7 +143,8 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any, where: str) -> None:
             node = node[int(part)]
         elif isinstance(node, dict):
             if part not in node:
-                raise GridError(f"{where} has no table '{parent}'{_suggest(part, node)}")
+                siblings = [".".join([*parts[:depth], name]) for name in node]
+                raise GridError(f"{where} has no table '{parent}'{_suggest(parent, siblings)}")
             node = node[part]
         else:
             raise GridError(f"{where}: '{'.'.join(parts[:depth])}' is a {_kind(node)}, not a table")
