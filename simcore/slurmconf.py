@@ -64,6 +64,7 @@ class SlurmConf:
 
     scenario: dict[str, Any]
     unknown: tuple[UnknownKey, ...]
+    notes: tuple[str, ...] = ()  # what the import added that slurm.conf cannot say (QOS tables)
 
 
 def load_slurm_conf(path: str | Path) -> dict[str, Any]:
@@ -251,12 +252,27 @@ class _Builder:
         if lower == "clustername":
             self.name = value
             return
+        if lower == "schedulerparameters":
+            self.scheduler["SchedulerParameters"] = self._scheduler_parameters(where, value)
+            return
         for table, keys in ((self.scheduler, SCHEDULER_KEYS), (self.priority, PRIORITY_KEYS)):
             for canon in keys:
                 if canon.lower() == lower:
                     table[canon] = _typed(canon, value, where)
                     return
         self.unknown.append(UnknownKey(where, key, value))
+
+    def _scheduler_parameters(self, where: str, value: str) -> str:
+        """Keep the options the scheduler models (or accepts); report the rest."""
+        from simcore.config import SCHED_DEFAULTS, SCHED_IGNORED
+
+        kept = []
+        for item in filter(None, (i.strip() for i in value.split(","))):
+            if item.partition("=")[0] in (*SCHED_DEFAULTS, *SCHED_IGNORED):
+                kept.append(item)
+            else:
+                self.unknown.append(UnknownKey(where, "SchedulerParameters", item))
+        return ",".join(kept)
 
     def finish(self) -> SlurmConf:
         if not self.nodes:
@@ -267,7 +283,13 @@ class _Builder:
             scenario["scheduler"] = self.scheduler
         if self.priority:
             scenario["priority"] = self.priority
-        return SlurmConf(scenario=scenario, unknown=tuple(self.unknown))
+        # QOS live in slurmdbd, not slurm.conf: a partition's QOS gets an empty table to fill in.
+        qos_names = sorted({p["QOS"] for p in self.partitions.values() if p.get("QOS")})
+        notes = tuple(f"PartitionName QOS={q}: added an empty [qos.{q}]; copy its limits from "
+                      f"`sacctmgr show qos {q}`" for q in qos_names)
+        if qos_names:
+            scenario["qos"] = {q: {} for q in qos_names}
+        return SlurmConf(scenario=scenario, unknown=tuple(self.unknown), notes=notes)
 
 
 def _cpus(values: dict[str, Any]) -> int | None:
