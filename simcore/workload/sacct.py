@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from simcore.errors import TrilemmaError, WorkloadError
+from simcore.errors import ConfigError, TrilemmaError, WorkloadError
 from simcore.workload.importing import ImportCounts, options_from_mapping
 from simcore.workload.swf import MAX_SECONDS, ParsedTrace
 
@@ -40,7 +40,7 @@ class SacctOptions:
 
     def check(self, source: str) -> None:
         if self.tres not in ("alloc", "req"):
-            raise WorkloadError(f"{source}.tres: found {self.tres!r}; allowed: alloc, req")
+            raise ConfigError(f"{source}.tres: found {self.tres!r}; allowed: alloc, req")
 
 
 @dataclasses.dataclass
@@ -58,7 +58,7 @@ class _Job:
 def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | None = None) -> ParsedTrace:
     """Parse sacct output; errors name the file, line and column."""
     path = Path(path)
-    opts = options_from_mapping(SacctOptions, options, f"{path.name}: options")
+    opts = options_from_mapping(SacctOptions, options, "workload")
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from simcore.errors import WorkloadError
+from simcore.errors import ConfigError, WorkloadError
 from simcore.workload.importing import ImportCounts, options_from_mapping
 
 # SWF field numbers (1-based, as in the format's definition) and their names for error messages.
@@ -54,27 +54,27 @@ class SwfOptions:
 
     def check(self, source: str) -> None:
         if self.procs_as not in ("gpus", "cpus"):
-            raise WorkloadError(f"{source}.procs_as: found {self.procs_as!r}; allowed: gpus, cpus")
+            raise ConfigError(f"{source}.procs_as: found {self.procs_as!r}; allowed: gpus, cpus")
         if self.procs_per_node < 1:
-            raise WorkloadError(f"{source}.procs_per_node: found {self.procs_per_node}; must be >= 1")
+            raise ConfigError(f"{source}.procs_per_node: found {self.procs_per_node}; must be >= 1")
         if self.cpus_per_gpu < 0:
-            raise WorkloadError(f"{source}.cpus_per_gpu: found {self.cpus_per_gpu}; must be >= 0")
+            raise ConfigError(f"{source}.cpus_per_gpu: found {self.cpus_per_gpu}; must be >= 0")
         if self.missing_time_limit not in ("scaled", "default"):
-            raise WorkloadError(
+            raise ConfigError(
                 f"{source}.missing_time_limit: found {self.missing_time_limit!r}; "
                 "allowed: scaled, default"
             )
         if not self.time_limit_factor >= 1.0:
-            raise WorkloadError(
+            raise ConfigError(
                 f"{source}.time_limit_factor: found {self.time_limit_factor}; must be >= 1"
             )
         if self.time_limit_round < 1:
-            raise WorkloadError(f"{source}.time_limit_round: found {self.time_limit_round}; must be >= 1")
+            raise ConfigError(f"{source}.time_limit_round: found {self.time_limit_round}; must be >= 1")
         if self.synthetic_users < 0:
-            raise WorkloadError(f"{source}.synthetic_users: found {self.synthetic_users}; must be >= 0")
+            raise ConfigError(f"{source}.synthetic_users: found {self.synthetic_users}; must be >= 0")
         for queue, _ in self.queue_map:
             if not queue.lstrip("-").isdigit():
-                raise WorkloadError(f"{source}.queue_map.{queue}: SWF queue numbers are integers")
+                raise ConfigError(f"{source}.queue_map.{queue}: SWF queue numbers are integers")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +89,7 @@ class ParsedTrace:
 def parse_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None = None) -> ParsedTrace:
     """Parse an SWF file; errors name the file, line and field."""
     path = Path(path)
-    opts = options_from_mapping(SwfOptions, options, f"{path.name}: options")
+    opts = options_from_mapping(SwfOptions, options, "workload")
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -1,0 +1,79 @@
+"""sacct import: -X -P and -D output, TRES parsing, requeued jobs, skipped rows and their counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simcore.errors import ConfigError, WorkloadError
+from simcore.workload.sacct import parse_sacct, read_sacct
+
+DATA = Path(__file__).parent / "data" / "workloads"
+HEADER = "JobIDRaw|User|Account|Partition|QOS|Submit|Start|End|ElapsedRaw|TimelimitRaw|ReqTRES|AllocTRES|NNodes|State"
+
+
+def test_requeued_cancelled_running_and_never_started():
+    parsed = parse_sacct(DATA / "sacct_requeue.txt")
+    c = parsed.columns
+    # ordered by original submit; 102 never started (CANCELLED by 1001, Start=None), 104 still running
+    assert list(c["job_id"]) == ["105", "100", "101", "103"]
+    assert list(c["submit"]) == [0, 300, 600, 1500]
+    assert parsed.epoch == 1776333300  # 2026-04-16T09:55:00 read as UTC
+    # 101 was preempted and requeued: original submit, its final run's runtime
+    assert list(c["runtime"]) == [3630, 3600, 7200, 1800]
+    assert list(c["time_limit"]) == [3600, 7200, 86400, 0]  # UNLIMITED -> partition's limit
+    assert list(c["gpus"]) == [1, 2, 4, 0]
+    assert list(c["gpu_type"]) == ["", "", "a100", ""]
+    assert list(c["cpus"]) == [4, 8, 16, 64]
+    assert list(c["nodes"]) == [1, 1, 1, 2]
+    assert list(c["mem_mb"]) == [16384, 65536, 128000, 102400]  # per node: 200G over 2 nodes
+    assert list(c["partition"]) == ["gpu", "gpu", "gpu-preempt", "cpu"]
+    assert list(c["user"]) == ["frank", "alice", "bob", "dave"]
+    counts = parsed.counts.as_dict()
+    assert counts == {"rows": 7, "jobs": 4, "skipped_never_started": 1, "skipped_running": 1,
+                      "skipped_partial": 0, "skipped_steps": 0, "requeued_jobs": 1}
+
+
+def test_formatted_times_and_steps():
+    parsed = parse_sacct(DATA / "sacct_formatted.txt")
+    c = parsed.columns
+    assert list(c["job_id"]) == ["7", "8"]
+    assert list(c["runtime"]) == [93784, 300]  # 1-02:03:04, 00:05:00
+    assert list(c["time_limit"]) == [172800, 1800]  # 2-00:00:00, 30:00
+    assert list(c["gpus"]) == [1, 0]
+    assert parsed.counts.skipped_steps == 1
+
+
+def test_parsable_with_trailing_bar_and_req_tres(tmp_path):
+    path = tmp_path / "p.sacct"
+    path.write_text(
+        HEADER + "|\n"
+        "9|ann|phys|gpu|normal|2026-01-01T00:00:00|2026-01-01T00:01:00|2026-01-01T00:11:00|600|20|"
+        "cpu=2,gres/gpu:h100=1,mem=2G,node=1|cpu=4,gres/gpu=2,mem=4G,node=1|1|COMPLETED|\n"
+    )
+    alloc = parse_sacct(path).columns
+    req = parse_sacct(path, {"tres": "req"}).columns
+    assert (alloc["cpus"][0], alloc["gpus"][0], alloc["mem_mb"][0]) == (4, 2, 4096)
+    assert (req["cpus"][0], req["gpus"][0], req["gpu_type"][0], req["mem_mb"][0]) == (2, 1, "h100", 2048)
+    assert alloc["time_limit"][0] == 1200
+
+
+def test_read_sacct_keeps_time_origin():
+    table = read_sacct(DATA / "sacct_requeue.txt")
+    assert len(table) == 4 and table.time_origin == 1776333300
+    assert list(table["requeue"]) == [True] * 4
+
+
+def test_no_finished_jobs(tmp_path):
+    path = tmp_path / "none.sacct"
+    path.write_text(HEADER + "\n1|a|b|gpu|normal|2026-01-01T00:00:00|Unknown|Unknown|0|60||cpu=1,node=1|1|PENDING\n")
+    with pytest.raises(WorkloadError) as err:
+        parse_sacct(path)
+    assert str(err.value) == "none.sacct: no finished job in the file (1 never started, 0 still running)"
+
+
+def test_bad_tres_option():
+    with pytest.raises(ConfigError) as err:
+        parse_sacct(DATA / "sacct_requeue.txt", {"tres": "both"})
+    assert str(err.value) == "workload.tres: found 'both'; allowed: alloc, req"

@@ -1,0 +1,93 @@
+"""SWF import: field mapping, fallbacks for unknown fields, skipped lines, the shared Lublin trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simcore.errors import ConfigError, WorkloadError
+from simcore.workload.swf import parse_swf, read_swf
+
+DATA = Path(__file__).parent / "data" / "workloads"
+LUBLIN = Path("/work/shared/data/lublin_256.swf")
+
+
+def test_small_trace_default_options():
+    parsed = parse_swf(DATA / "small.swf")
+    c = parsed.columns
+    assert list(c["job_id"]) == ["1", "2", "4"]
+    assert list(c["submit"]) == [0, 60, 150]
+    assert parsed.epoch == 1700000100
+    assert list(c["runtime"]) == [3600, 60, 1000]
+    # requested time when known, else runtime x 2 rounded up to 15 minutes
+    assert list(c["time_limit"]) == [7200, 900, 2700]
+    assert list(c["gpus"]) == [8, 2, 1]
+    assert list(c["nodes"]) == [2, 1, 1]
+    assert list(c["cpus"]) == [64, 16, 8]
+    assert list(c["mem_mb"]) == [8, 0, 0]  # 2048 KB per processor x 4 per node
+    assert list(c["user"]) == ["u3", "u4", "unknown"]
+    assert list(c["account"]) == ["g7", "g7", ""]
+    assert list(c["partition"]) == ["", "", ""]
+    assert list(c["dependency"]) == ["", "", ""]
+    counts = parsed.counts
+    assert (counts.rows, counts.jobs, counts.skipped_never_started, counts.skipped_partial) == (5, 3, 1, 1)
+
+
+def test_small_trace_options():
+    parsed = parse_swf(DATA / "small.swf", {
+        "procs_as": "cpus", "procs_per_node": 2, "missing_time_limit": "default",
+        "queue_map": {"1": "gpu"}, "preceding_as_dependency": True, "missing_user": "anon",
+    })
+    c = parsed.columns
+    assert list(c["gpus"]) == [0, 0, 0]
+    assert list(c["cpus"]) == [8, 2, 1]
+    assert list(c["nodes"]) == [4, 1, 1]
+    assert list(c["time_limit"]) == [7200, 0, 0]
+    assert list(c["partition"]) == ["gpu", "", "gpu"]
+    assert list(c["dependency"]) == ["", "afterany:1", ""]
+    assert list(c["user"]) == ["u3", "u4", "anon"]
+
+
+def test_synthetic_users_are_deterministic_and_bounded():
+    a = parse_swf(LUBLIN, {"synthetic_users": 40}).columns["user"]
+    b = parse_swf(LUBLIN, {"synthetic_users": 40}).columns["user"]
+    assert (a == b).all()
+    assert len(set(a)) == 40
+    assert set(a) <= {f"user{i:02d}" for i in range(40)}
+
+
+def test_lublin_reads_as_job_table():
+    table = read_swf(LUBLIN)
+    assert len(table) == 10000
+    assert table.time_origin is None  # the file has no UnixStartTime
+    assert table["submit"][0] == 0 and (np.diff(table["submit"]) >= 0).all()
+    assert set(table["user"]) == {"unknown"}
+    runtime, limit = table["runtime"], table["time_limit"]
+    assert (limit >= runtime).all() and (limit % 900 == 0).all()
+    assert table["gpus"].max() == 256 and table["nodes"].max() == 64
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"procs_as": "tpus"}, "workload.procs_as: found 'tpus'; allowed: gpus, cpus"),
+    ({"procs_per_node": 0}, "workload.procs_per_node: found 0; must be >= 1"),
+    ({"time_limit_factor": 0.5}, "workload.time_limit_factor: found 0.5; must be >= 1"),
+    ({"queue_map": {"x": "gpu"}}, "workload.queue_map.x: SWF queue numbers are integers"),
+    ({"procs_per_node": "4"}, "workload.procs_per_node: expected an integer, found '4'"),
+])
+def test_option_errors(options, message):
+    with pytest.raises(ConfigError) as err:
+        parse_swf(DATA / "small.swf", options)
+    assert str(err.value) == message
+
+
+def test_unknown_option_lists_allowed():
+    with pytest.raises(ConfigError) as err:
+        parse_swf(DATA / "small.swf", {"procs": 4})
+    assert str(err.value).startswith("workload.procs: unknown option; allowed: cpus_per_gpu, missing_time_limit")
+
+
+def test_missing_file():
+    with pytest.raises(WorkloadError, match=r"nope.swf: cannot read SWF file \(No such file or directory\)"):
+        parse_swf(DATA / "nope.swf")
