@@ -159,6 +159,8 @@ def _archetype(name: str, table: Any, where: str) -> Archetype:
             allowed = sorted(set(fields) - {"name"})
             raise ConfigError(f"{where}.{key}: unknown archetype parameter; allowed: {', '.join(allowed)}")
         values[key] = _field(key, value, getattr(base, key), f"{where}.{key}")
+    if "gpus" in values and "gpus_weights" not in values:
+        values["gpus_weights"] = ()  # the base's weights belong to the base's widths
     archetype = dataclasses.replace(base, **values)
     _check_archetype(archetype, where)
     return archetype

@@ -1,0 +1,159 @@
+"""Archetype workloads: deterministic demand, shaped differently under different policies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simcore.config import Scenario
+from simcore.errors import ConfigError
+from simcore.workload import build_jobs
+from simcore.workload.archetypes import draw_demand, parse_params
+from simcore.workload.shaping import nice_limit, shape
+
+
+def scenario(max_time="3-00:00:00", workload=None, qos=None, **extra) -> Scenario:
+    d = {
+        "name": "t",
+        "cluster": {"nodes": [
+            {"NodeName": "gpu[01-16]", "CPUs": 64, "RealMemory": 512000, "Gres": "gpu:a100:4"},
+            {"NodeName": "own[1-2]", "CPUs": 64, "RealMemory": 512000, "Gres": "gpu:8"},
+        ]},
+        "partitions": {
+            "gpu": {"Nodes": "gpu[01-16]", "MaxTime": max_time, "Default": True},
+            "debug": {"Nodes": "gpu[15-16]", "MaxTime": "1:00:00", "PriorityTier": 2},
+            "preempt": {"Nodes": "gpu[01-16],own[1-2]", "MaxTime": "7-0", "PriorityTier": 0,
+                        "PreemptMode": "REQUEUE"},
+            "owners": {"Nodes": "own[1-2]", "AllowAccounts": "chem", "PriorityTier": 3},
+        },
+        "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "REQUEUE"},
+        "accounts": {"physics": {"Parent": "root"}, "chem": {"Parent": "root"}, "bio": {"Parent": "root"}},
+        "workload": {"kind": "archetypes", **(workload or {})},
+    }
+    if qos:
+        d["qos"] = qos
+    d.update(extra)
+    return Scenario.from_dict(d, source="test.toml")
+
+
+def columns_equal(a, b) -> bool:
+    return all(np.array_equal(a[k], b[k]) for k in a.columns)
+
+
+def test_same_seed_same_jobs_other_seed_other_jobs():
+    a, b, c = shape(scenario(), 7).table, shape(scenario(), 7).table, shape(scenario(), 8).table
+    assert columns_equal(a, b)
+    assert len(a) != len(c) or not columns_equal(a, c)
+
+
+def test_build_jobs_dispatches_archetypes():
+    assert columns_equal(build_jobs(scenario(), 3), shape(scenario(), 3).table)
+
+
+def test_demand_does_not_depend_on_policy_but_jobs_do():
+    long, short = shape(scenario("3-00:00:00"), 1), shape(scenario("12:00:00"), 1)
+    assert long.demand_gpu_h == pytest.approx(short.demand_gpu_h)
+    assert short.chains > long.chains
+    assert len(short.table) > len(long.table)
+    assert short.unmet_demand_gpu_h > long.unmet_demand_gpu_h
+    for shaped, limit in ((long, 3 * 86400), (short, 12 * 3600)):
+        t = shaped.table
+        on_gpu = np.array([p.split(",")[0] == "gpu" for p in t["partition"]])
+        assert t["time_limit"][on_gpu].max() <= limit
+
+
+def test_chains_are_dependent_links_of_checkpointing_users():
+    t = shape(scenario("12:00:00"), 1).table
+    ids = {job: i for i, job in enumerate(t["job_id"])}
+    linked = np.flatnonzero(t["dependency"] != "")
+    assert linked.size > 0
+    for row in linked:
+        kind, _, previous = t["dependency"][row].partition(":")
+        assert kind == "afterany"
+        prev = ids[previous]
+        assert prev < row  # submitted earlier (job ids follow submit order)
+        assert t["user"][prev] == t["user"][row] and t["gpus"][prev] == t["gpus"][row]
+        assert t["checkpoint_s"][row] > 0
+        assert t["time_limit"][row] == t["time_limit"][prev]
+        assert t["runtime"][row] <= t["time_limit"][row]
+
+
+def test_users_who_cannot_checkpoint_lose_long_work():
+    work = {"archetypes": {"heavy": {"count": 3, "can_checkpoint_frac": 0.0, "gpus": [1], "work_gpu_h": 200.0,
+                                     "work_sigma": 0.1, "test_jobs_per_week": 0.0}}}
+    shaped = shape(scenario("1-00:00:00", work), 2)
+    assert shaped.unmet_demand_gpu_h == pytest.approx(shaped.demand_gpu_h)
+    assert len(shaped.table) == 0 or (shaped.table["dependency"] == "").all()
+
+
+def test_users_who_cannot_checkpoint_widen_to_fit():
+    work = {"archetypes": {"heavy": {"count": 3, "can_checkpoint_frac": 0.0, "gpus": [1, 8], "gpus_weights": [1, 0],
+                                     "work_gpu_h": 100.0, "work_sigma": 0.1, "test_jobs_per_week": 0.0}}}
+    shaped = shape(scenario("1-00:00:00", work), 2)
+    assert shaped.unmet_demand_gpu_h == 0
+    assert set(shaped.table["gpus"]) == {8}
+    assert set(shaped.table["nodes"]) == {2}
+
+
+def test_partition_choice():
+    shaped = shape(scenario(), 4)
+    t = shaped.table
+    preempt = np.array(["preempt" in p for p in t["partition"]])
+    assert preempt.any() and (t["checkpoint_s"][preempt] > 0).all()
+    interactive = np.char.startswith(t["user"].astype(str), "interactive")
+    # sessions that fit the debug partition's MaxTime go there; longer ones to the default partition
+    fits = t["runtime"] <= 3600
+    assert set(t["partition"][interactive & fits]) == {"debug"}
+    assert set(t["partition"][interactive & ~fits]) == {"gpu"}
+    assert (t["time_limit"][t["partition"] == "debug"] <= 3600).all()
+    owners = np.char.startswith(t["user"].astype(str), "owner")
+    assert set(t["account"][owners]) == {"chem"}
+    assert set(t["partition"][owners]) <= {"owners", "debug"}
+    assert "owners" not in set(t["partition"][~owners])
+    assert set(shaped.accounts.values()) <= {"physics", "chem", "bio"}
+
+
+def test_qos_limits_shape_jobs():
+    qos = {"normal": {"MaxTRESPerUser": "gres/gpu=2", "GrpTRESRunMins": "gres/gpu=2880"}}
+    t = shape(scenario(qos=qos), 5).table
+    assert t["gpus"].max() <= 2
+    assert (t["gpus"] * t["time_limit"] <= 2880 * 60).all()
+
+
+def test_arrivals_follow_the_weekly_cycle():
+    params = parse_params({"days": 28, "weekly_cycle": [1, 1, 1, 1, 1, 0, 0], "scale": 5})
+    demand = draw_demand(params, 0)
+    weekday = (demand.submit // 86400) % 7
+    deadline = np.array([demand.users[u].startswith("deadline") for u in demand.user])
+    assert (weekday[~deadline] < 5).all()
+
+
+def test_nice_limits():
+    assert list(nice_limit(np.array([1, 300, 301, 3601, 86401, 30 * 86400 + 1]))) == [
+        300, 300, 600, 5400, 129600, 31 * 86400]
+
+
+@pytest.mark.parametrize("workload, message", [
+    ({"archetypes": {"heavy": {"cnt": 3}}},
+     "workload.archetypes.heavy.cnt: unknown archetype parameter; allowed: account, base, burst_days,"),
+    ({"archetypes": {"phd": {"count": 3}}},
+     "workload.archetypes.phd.base: 'phd' is not a built-in archetype; allowed: heavy, regular, new,"),
+    ({"archetypes": {"heavy": {"can_checkpoint_frac": 1.5}}},
+     "workload.archetypes.heavy.can_checkpoint_frac: found 1.5; a fraction is between 0 and 1"),
+    ({"archetypes": {"heavy": {"gpus": [1, 2], "gpus_weights": [1]}}},
+     "workload.archetypes.heavy.gpus_weights: 1 weights for 2 widths in gpus"),
+    ({"days": 0}, "workload.days: expected a number from 0.0416667 to 3660, found 0"),
+    ({"daily_cycle": [1, 2]}, "workload.daily_cycle: expected 24 non-negative weights (not all 0), found [1, 2]"),
+    ({"archetypes": {"owner": {"partition": "gpu-owners"}}},
+     "test.toml: workload.archetypes.owner.partition: 'gpu-owners' is not a partition of the scenario; "
+     "have: gpu, debug, preempt, owners"),
+    ({"archetypes": {"regular": {"account": "nowhere"}}},
+     "test.toml: workload.archetypes.regular.account: 'nowhere' is not an [accounts.<name>] table; "
+     "have: bio, chem, physics"),
+    ({"chain_dependency": "after"}, "workload.chain_dependency: found 'after'; allowed: afterany, afterok"),
+    ({"jobs": 5}, "workload.jobs: unknown key for kind = \"archetypes\"; allowed: archetypes, chain_dependency,"),
+])
+def test_config_errors(workload, message):
+    with pytest.raises(ConfigError) as err:
+        shape(scenario(workload=workload), 0)
+    assert str(err.value).startswith(message)
