@@ -1,0 +1,572 @@
+"""The event-driven engine: submits, ends, the main scheduler and the backfill passes.
+
+Design for a million jobs (docs/simulator.md):
+- jobs live column-wise in Python lists indexed by job number (the JobTable row);
+- submissions are a sorted array walked with a cursor; only job ends (and overrun marks) go into
+  one heap of (time, kind, seq, job), so the heap holds running jobs, not the whole workload;
+- periodic passes (sched_interval, bf_interval, from controller start at t=0) are computed, not
+  pushed, and skipped when nothing changed since the same kind of pass last ran: a skipped pass
+  provably starts nothing (tests/test_sim_skip.py checks identical output with skipping off);
+- a failed resource test is remembered until resources are freed (an "epoch" bumped at each job
+  end): with fewer free resources the job cannot fit either, so the answer is reused.
+
+Order at one timestamp: job ends, then submissions, then a limits tick, then the main scheduler
+(a full pass at sched_interval ticks, else a default_queue_depth pass if anything happened), then
+backfill at bf_interval ticks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simcore.errors import WorkloadError
+from simcore.limits import Limits
+from simcore.nodes import Nodes
+
+if TYPE_CHECKING:
+    from simcore.config import Scenario
+    from simcore.jobs import JobTable
+
+# Job states.
+FUTURE, PENDING, RUNNING, DONE, REJECTED = 0, 1, 2, 3, 4
+# End states (sacct spelling).
+COMPLETED, TIMEOUT = "COMPLETED", "TIMEOUT"
+# Who started a job (sacct Flags SchedMain / SchedBackfill).
+MAIN, BACKFILL = "main", "backfill"
+# Heap event kinds; lower runs first at equal times.
+EV_END, EV_OVERRUN = 0, 1
+
+NEVER = 1 << 62                 # "no such time"
+UNLIMITED_TIME = 365 * 86400    # planning horizon for a job whose limit is UNLIMITED
+TIMEOUT_CHECK = 30              # slurmctld enforces time limits in a 30 s periodic check
+LIMIT_REASON_PREFIXES = ("QOS", "Assoc")
+
+
+class Engine:
+    """One simulation run. `run()` fills the per-job state; `job_columns()` returns it."""
+
+    def __init__(self, scenario: "Scenario", jobs: "JobTable", skip_unchanged: bool = True) -> None:
+        self.sc = scenario
+        self.sp = scenario.scheduler
+        self.jobs = jobs
+        self.skip_unchanged = skip_unchanged
+        self.nodes = Nodes(scenario)
+        self.limits = Limits(scenario, jobs)
+        self._prepare_partitions()
+        self._prepare_jobs()
+
+    # ------------------------------------------------------------ preparation
+
+    def _prepare_partitions(self) -> None:
+        nd = self.nodes
+        parts = self.sc.partitions
+        self.pname = [p.name for p in parts]
+        self.pindex = {p.name: k for k, p in enumerate(parts)}
+        self.pnodes = [nd.order([nd.index[n] for n in p.nodes]) for p in parts]
+        self.pnode_set = [frozenset(x) for x in self.pnodes]
+        self.ptier = [p.priority_tier for p in parts]
+        self.pexcl = [p.exclusive for p in parts]
+        self.pmaxt = [p.max_time for p in parts]
+        self.pdeft = [p.default_time for p in parts]
+        self.overlaps = [[q for q in range(len(parts)) if self.pnode_set[q] & self.pnode_set[p]]
+                         for p in range(len(parts))]
+        self.default_part = self.pindex[self.sc.default_partition.name]
+        self.pmaxtres = []
+        for p in parts:
+            caps = dict(p.max_tres_per_job)
+            if p.qos:
+                caps = {**dict(self.sc.qos[p.qos].limits.get("MaxTRESPerJob", {})), **caps}
+            self.pmaxtres.append(caps)
+
+    def _prepare_jobs(self) -> None:
+        J = self.jobs
+        n = len(J)
+        self.n = n
+        self.sub = J["submit"].tolist()
+        self.rt = J["runtime"].tolist()
+        self.tl = J["time_limit"].tolist()
+        self.nn = J["nodes"].tolist()
+        cpus, gpus, nodes = J["cpus"], J["gpus"], J["nodes"]
+        self.cpn = np.maximum(1, -(-cpus // nodes)).tolist()
+        self.gpn = (-(-gpus // nodes)).tolist()
+        self.mpn = J["mem_mb"].tolist()
+        self.gt = J["gpu_type"].tolist()
+        self.jexcl = J["exclusive"].tolist()
+        self.account = J["account"].tolist()
+        self.prio = [0] * n
+        self.jparts = self._job_partitions()
+        self._prepare_dependencies()
+        self.state = [FUTURE] * n
+        self.start_t = [-1] * n
+        self.end_t = [-1] * n
+        self.ran_part = [-1] * n
+        self.alloc = [None] * n
+        self.alloc_cpus = [0] * n
+        self.alloc_gpus = [0] * n
+        self.limit_used = [0] * n
+        self.end_state = [""] * n
+        self.started_by = [""] * n
+        self.reason = ["None"] * n
+        self.reason_t = [0] * n
+        self.reason_acc: dict[str, np.ndarray] = {}
+        self.preempt_count = np.zeros(n, dtype=np.int64)
+        self.lost_gpu_s = np.zeros(n, dtype=np.float64)
+
+    def _job_partitions(self) -> list[list[int]]:
+        """Partition indices per job from the comma list ("" = the default partition)."""
+        cache: dict[str, list[int]] = {}
+        out = []
+        ids = self.jobs["job_id"]
+        for j, text in enumerate(self.jobs["partition"].tolist()):
+            parts = cache.get(text)
+            if parts is None:
+                parts = []
+                for name in (s.strip() for s in text.split(",")) if text else ():
+                    if name not in self.pindex:
+                        raise WorkloadError(
+                            f"{self.jobs.source}: job {ids[j]} names partition {name!r}; "
+                            f"the scenario defines: {', '.join(self.pname)}")
+                    parts.append(self.pindex[name])
+                parts = parts or [self.default_part]
+                cache[text] = parts
+            out.append(parts)
+        return out
+
+    def _prepare_dependencies(self) -> None:
+        """afterok/afterany/afternotok/singleton as counts of unresolved conditions per job."""
+        n = self.n
+        self.dep_wait = [0] * n
+        self.dep_never = [False] * n
+        self.eligible = list(self.sub)
+        self.dependents: dict[int, list[tuple[int, str]]] = {}
+        specs = self.jobs["dependency"].tolist()
+        if not any(specs):
+            return
+        id_index = {jid: k for k, jid in enumerate(self.jobs["job_id"].tolist())}
+        order = sorted(range(n), key=lambda k: (self.sub[k], k))
+        rank = {k: r for r, k in enumerate(order)}
+        names = self.jobs["name"].tolist()
+        users = self.jobs["user"].tolist()
+        groups: dict[tuple[str, str], list[int]] = {}
+        for k in order:
+            groups.setdefault((users[k], names[k]), []).append(k)
+        for j, spec in enumerate(specs):
+            if not spec:
+                continue
+            for cond in spec.split(","):
+                cond = cond.strip()
+                if cond == "singleton":
+                    for d in self._singleton_predecessors(j, groups[(users[j], names[j])], rank, specs):
+                        self._add_dep(j, d, "afterany")
+                    continue
+                kind, _, rest = cond.partition(":")
+                if kind not in ("afterok", "afterany", "afternotok") or not rest:
+                    raise WorkloadError(
+                        f"{self.jobs.source}: job {self.jobs['job_id'][j]} dependency {cond!r}; "
+                        "allowed: afterok:ID[:ID...], afterany:ID[:ID...], afternotok:ID[:ID...], singleton")
+                for jid in rest.split(":"):
+                    d = id_index.get(jid.split("+")[0])
+                    if d is not None and d != j:   # unknown ids: treated as satisfied (docs/simulator.md)
+                        self._add_dep(j, d, kind)
+
+    @staticmethod
+    def _singleton_predecessors(j: int, group: list[int], rank: dict[int, int], specs: list[str]) -> list[int]:
+        """Earlier jobs of the same (user, name) back to and including the previous singleton."""
+        out = []
+        for k in reversed(group[: group.index(j)]):
+            out.append(k)
+            if "singleton" in specs[k]:
+                break
+        return out
+
+    def _add_dep(self, j: int, d: int, kind: str) -> None:
+        self.dep_wait[j] += 1
+        self.dependents.setdefault(d, []).append((j, kind))
+
+    # ------------------------------------------------------------ job helpers
+
+    def queue_key(self, j: int, k: int, p: int) -> tuple:
+        """Order jobs are considered in (Slurm's sort_job_queue2): PriorityTier desc, priority desc,
+        submit, job number; `k` orders a multi-partition job's entries as it listed them."""
+        return (-self.ptier[p], -self.prio[j], self.sub[j], j, k, p)
+
+    def time_limit(self, j: int, p: int) -> int:
+        """The job's limit, else the partition's DefaultTime, else its MaxTime (UNLIMITED: a year)."""
+        t = self.tl[j]
+        if t > 0:
+            return t
+        d = self.pdeft[p]
+        if d is not None:
+            return d
+        m = self.pmaxt[p]
+        return m if m is not None else UNLIMITED_TIME
+
+    def excl(self, j: int, p: int) -> bool:
+        return self.jexcl[j] or self.pexcl[p]
+
+    def _static_reason(self, j: int, p: int) -> tuple[str | None, bool]:
+        """(reason, is_limit) for a partition the job may never use now: state or a size/time limit."""
+        part = self.sc.partitions[p]
+        if part.state == "DOWN":
+            return "PartitionDown", False
+        if part.state == "INACTIVE":
+            return "PartitionInactive", False
+        mt = self.pmaxt[p]
+        if mt is not None and self.time_limit(j, p) > mt:
+            return "PartitionTimeLimit", True
+        if part.max_nodes is not None and self.nn[j] > part.max_nodes:
+            return "PartitionNodeLimit", True
+        caps = self.pmaxtres[p]
+        if caps:
+            gpus = self.gpn[j] * self.nn[j]
+            if "gres/gpu" in caps and gpus > caps["gres/gpu"]:
+                return "QOSMaxGRESPerJob", True
+            if "cpu" in caps and self.cpn[j] * self.nn[j] > caps["cpu"]:
+                return "QOSMaxCpuPerJobLimit", True
+            if "node" in caps and self.nn[j] > caps["node"]:
+                return "QOSMaxNodePerJobLimit", True
+        return None, False
+
+    def _admissible(self, j: int, p: int) -> bool:
+        """Slurm refuses a partition at submit if the account may not use it, it is draining, or
+        no set of its nodes could ever hold the job ("Requested node configuration is not available")."""
+        part = self.sc.partitions[p]
+        if part.allow_accounts is not None and self.account[j] not in part.allow_accounts:
+            return False
+        if part.state == "DRAIN":
+            return False
+        nd = self.nodes
+        c, m, g, gt = self.cpn[j], self.mpn[j], self.gpn[j], self.gt[j]
+        able = 0
+        for i in self.pnodes[p]:
+            if nd.could_ever_fit(i, c, m, g, gt):
+                able += 1
+                if able >= self.nn[j]:
+                    return True
+        return False
+
+    def _set_reason(self, j: int, r: str, now: int) -> None:
+        old = self.reason[j]
+        if old != r:
+            acc = self.reason_acc.get(old)
+            if acc is None:
+                acc = self.reason_acc[old] = np.zeros(self.n, dtype=np.int64)
+            acc[j] += now - self.reason_t[j]
+            self.reason[j] = r
+            self.reason_t[j] = now
+            if r.startswith(LIMIT_REASON_PREFIXES):
+                self.limit_blocked.add(j)
+            elif old.startswith(LIMIT_REASON_PREFIXES):
+                self.limit_blocked.discard(j)
+
+    # ------------------------------------------------------------ events
+
+    def _submit(self, j: int, now: int) -> None:
+        entries = []
+        limit_fail = 0
+        for k, p in enumerate(self.jparts[j]):
+            if not self._admissible(j, p):
+                continue
+            reason, is_limit = self._static_reason(j, p)
+            if is_limit:
+                limit_fail += 1
+            if reason is not None:
+                self.static_reason[(j, p)] = reason
+            entries.append((k, p))
+        enforce = self.sp.enforce_part_limits
+        if (not entries or (enforce == "ALL" and limit_fail)
+                or (enforce == "ANY" and limit_fail == len(entries))):
+            self.state[j] = REJECTED
+            self.end_state[j] = "REJECTED"
+            return
+        self.state[j] = PENDING
+        self.reason_t[j] = now
+        self.n_pending += 1
+        for k, p in entries:
+            bisect.insort(self.queue, self.queue_key(j, k, p))
+        self.entries[j] = len(entries)
+        self.admitted[j] = tuple(p for _, p in entries)
+
+    def _start(self, j: int, p: int, chosen: list[int], now: int, by: str) -> None:
+        ex = self.excl(j, p)
+        cpus, gpus = self.nodes.allocate(j, chosen, self.cpn[j], self.mpn[j], self.gpn[j], ex)
+        self.alloc[j] = chosen
+        self.alloc_cpus[j] = cpus
+        self.alloc_gpus[j] = gpus
+        self.used_gpus += gpus
+        self.used_cpus += cpus
+        self.state[j] = RUNNING
+        self.n_pending -= 1
+        self.dead_entries += self.entries[j]
+        self.start_t[j] = now
+        self.ran_part[j] = p
+        self.started_by[j] = by
+        self._set_reason(j, "None", now)
+        L = self.time_limit(j, p)
+        self.limit_used[j] = L
+        run = self.rt[j]
+        kill = now + L + self.sp.over_time_limit
+        if now + run <= kill:
+            end, self.end_state[j] = now + run, COMPLETED
+        else:
+            kill = -(-kill // TIMEOUT_CHECK) * TIMEOUT_CHECK
+            end, self.end_state[j] = kill, TIMEOUT
+        self.end_t[j] = end
+        self.seq += 1
+        heapq.heappush(self.heap, (end, EV_END, self.seq, j))
+        if end > now + L:     # runs past its planned end: backfill plans differ until it ends
+            self.seq += 1
+            heapq.heappush(self.heap, (now + L, EV_OVERRUN, self.seq, j))
+        self.limits.on_start(j, now)
+        if by == MAIN:
+            self.dirty_bf = True
+        else:
+            self.dirty_main = True
+        self.backfill.node_changed(chosen)
+
+    def _end(self, j: int, now: int) -> None:
+        p = self.ran_part[j]
+        chosen = self.alloc[j]
+        self.nodes.release(j, chosen, self.cpn[j], self.mpn[j], self.gpn[j], self.excl(j, p))
+        self.used_gpus -= self.alloc_gpus[j]
+        self.used_cpus -= self.alloc_cpus[j]
+        self.state[j] = DONE
+        if now > self.start_t[j] + self.limit_used[j]:
+            self.overrunning -= 1
+        self.limits.on_end(j, now)
+        self.epoch += 1
+        self.fail_memo.clear()
+        self.dirty_main = self.dirty_bf = True
+        self.backfill.node_changed(chosen)
+        ok = self.end_state[j] == COMPLETED
+        for d, kind in self.dependents.get(j, ()):
+            satisfied = kind == "afterany" or (kind == "afterok") == ok
+            if satisfied:
+                self.dep_wait[d] -= 1
+                if self.dep_wait[d] == 0:
+                    self.eligible[d] = max(self.sub[d], now)
+            else:
+                self.dep_never[d] = True
+
+    # ------------------------------------------------------------ main scheduler
+
+    def _runnable(self, j: int, p: int, now: int) -> bool:
+        """Dependency and static partition checks (Slurm's build_job_queue / job_limits_check)."""
+        if self.dep_wait[j]:
+            self._set_reason(j, "DependencyNeverSatisfied" if self.dep_never[j] else "Dependency", now)
+            return False
+        if self.static_reason and (j, p) in self.static_reason:
+            self._set_reason(j, self.static_reason[(j, p)], now)
+            return False
+        return True
+
+    def main_pass(self, now: int, full: bool) -> None:
+        """Strict priority order; once a job in partition P cannot start, no later job starts in P
+        nor on P's nodes for the rest of the pass (job_scheduler.c: failed_parts, avail_node_bitmap)."""
+        self.passes_main += 1
+        depth = NEVER if full else self.sp.default_queue_depth
+        examined = 0
+        blocked_parts: set[int] = set()
+        blocked_nodes: set[int] = set()
+        tainted: set[int] = set()
+        state, memo, epoch, nodes, limits = self.state, self.fail_memo, self.epoch, self.nodes, self.limits
+        for entry in self.queue:
+            j, p = entry[3], entry[5]
+            if state[j] != PENDING or not self._runnable(j, p, now):
+                continue
+            examined += 1
+            if examined > depth:
+                break
+            if p in blocked_parts:
+                if self.reason[j] in ("None", "Resources"):
+                    self._set_reason(j, "Priority", now)
+                continue
+            lr = limits.blocking_reason(j, now)
+            if lr is not None:
+                self._set_reason(j, lr, now)
+                continue
+            chosen = None
+            if p in tainted:
+                cands = [i for i in self.pnodes[p] if i not in blocked_nodes]
+                chosen = nodes.select(cands, self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j], self.gt[j],
+                                      self.excl(j, p))
+            elif memo.get((j, p)) != epoch:
+                chosen = nodes.select(self.pnodes[p], self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j],
+                                      self.gt[j], self.excl(j, p))
+                if chosen is None:
+                    memo[(j, p)] = epoch
+            if chosen is None:
+                self._set_reason(j, "Resources", now)
+                blocked_parts.add(p)
+                blocked_nodes |= self.pnode_set[p]
+                tainted.update(self.overlaps[p])
+                continue
+            self._start(j, p, chosen, now, MAIN)
+        if examined <= depth:      # a pass cut short by the depth leaves work for the next
+            self.dirty_main = False
+
+    # ------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        from simcore.backfill import Backfill
+
+        sp = self.sp
+        self.queue: list[tuple] = []
+        self.entries = [0] * self.n
+        self.admitted: list[tuple[int, ...]] = [()] * self.n
+        self.dead_entries = 0
+        self.static_reason: dict[tuple[int, int], str] = {}
+        self.fail_memo: dict[tuple[int, int], int] = {}
+        self.limit_blocked: set[int] = set()
+        self.heap: list[tuple[int, int, int, int]] = []
+        self.seq = 0
+        self.epoch = 0
+        self.n_pending = 0
+        self.used_gpus = self.used_cpus = 0
+        self.overrunning = 0
+        self.dirty_main = self.dirty_bf = False
+        self.passes_main = self.passes_bf = 0
+        self.backfill = Backfill(self)
+        self.li_gpu_s = 0.0
+        self.li_rate = 0
+        self.li_since = 0
+        win0, win1 = self.window
+
+        order = sorted(range(self.n), key=lambda k: (self.sub[k], k))
+        sub_times = [self.sub[k] for k in order]
+        cursor, n = 0, self.n
+        si = sp.sched_interval
+        bi = sp.bf_interval if sp.backfill else None
+        ns = 0
+        nb = 0 if bi else NEVER
+        heap = self.heap
+        now = 0
+        while True:
+            t_sub = sub_times[cursor] if cursor < n else NEVER
+            t_evt = heap[0][0] if heap else NEVER
+            t_lim = self.limits.next_change(now) if self.n_pending else None
+            t_lim = NEVER if t_lim is None else t_lim
+            te = min(t_sub, t_evt, t_lim)
+            bf_dirty = self.dirty_bf or self.overrunning > 0
+            if te == NEVER and not self.dirty_main and not bf_dirty:
+                break
+            if self.skip_unchanged or te == NEVER:
+                if not self.dirty_main and ns < te:
+                    ns = -(-te // si) * si
+                if bi and not bf_dirty and nb < te:
+                    nb = -(-te // bi) * bi
+            t = now = min(te, ns, nb)
+            happened = False
+            while heap and heap[0][0] == t:
+                _, kind, _, j = heapq.heappop(heap)
+                if kind == EV_END:
+                    self._end(j, t)
+                    happened = True
+                else:
+                    self.overrunning += 1
+            while cursor < n and sub_times[cursor] == t:
+                self._submit(order[cursor], t)
+                cursor += 1
+                happened = True
+                self.dirty_main = self.dirty_bf = True
+            if t == t_lim:
+                self.dirty_main = self.dirty_bf = True
+                happened = True
+            if self.dead_entries > 1024 and self.dead_entries * 2 > len(self.queue):
+                self.queue = [e for e in self.queue if self.state[e[3]] == PENDING]
+                self.dead_entries = 0
+            if t == ns:
+                self.main_pass(t, full=True)
+                ns += si
+            elif happened and self.n_pending:
+                self.main_pass(t, full=False)
+            if t == nb:
+                if self.n_pending:
+                    self.backfill.run(t)
+                    self.passes_bf += 1
+                self.dirty_bf = False
+                nb += bi
+            if self.limit_blocked or self.li_rate:
+                self._limit_idle(t, win0, win1)
+        self.t_end = now
+        for j in range(n):
+            if self.state[j] == PENDING:       # close the open pending interval, keep the reason
+                r = self.reason[j]
+                self._set_reason(j, "None", now)
+                self.reason[j] = r
+
+    # ------------------------------------------------------------ limit-idle GPUs
+
+    def _limit_idle(self, now: int, win0: int, win1: int) -> None:
+        """Integrate GPUs left idle while a job that would fit them pends only because of a limit."""
+        lo, hi = max(self.li_since, win0), min(now, win1)
+        if hi > lo:
+            self.li_gpu_s += self.li_rate * (hi - lo)
+        self.li_since = now
+        free = self.nodes.total_gpus - self.used_gpus
+        want = 0
+        if free:
+            seen: dict[tuple, bool] = {}
+            for j in self.limit_blocked:
+                if self.state[j] != PENDING or not self.gpn[j]:
+                    continue
+                p = self.jparts[j][0]
+                shape = (p, self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j], self.gt[j], self.jexcl[j])
+                fits = seen.get(shape)
+                if fits is None:
+                    fits = seen[shape] = self.nodes.select(self.pnodes[p], *shape[1:6], self.excl(j, p)) is not None
+                if fits:
+                    want += self.gpn[j] * self.nn[j]
+                    if want >= free:
+                        break
+        self.li_rate = min(free, want)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """Measurement window: from the warm-up to the last submission."""
+        last = max(self.sub, default=0)
+        w0 = min(self.sc.metrics.warmup, last)
+        return w0, last
+
+    # ------------------------------------------------------------ output
+
+    def job_columns(self) -> dict[str, np.ndarray]:
+        """One row per job (docs/metrics.md, "per-job output")."""
+        from simcore.hostlist import collect_hostlist
+
+        J = self.jobs
+        start = np.array(self.start_t, dtype=np.float64)
+        end = np.array(self.end_t, dtype=np.float64)
+        started = start >= 0
+        start[~started] = np.nan
+        end[~started] = np.nan
+        sub = np.asarray(self.sub, dtype=np.float64)
+        state = np.array([self.end_state[j] if self.state[j] in (DONE, REJECTED) else
+                          ("RUNNING" if self.state[j] == RUNNING else "PENDING") for j in range(self.n)],
+                         dtype=object)
+        names = self.nodes.names
+        part = np.array([self.pname[self.ran_part[j]] if self.ran_part[j] >= 0 else J["partition"][j]
+                         for j in range(self.n)], dtype=object)
+        cols: dict[str, np.ndarray] = {
+            "job_id": J["job_id"], "user": J["user"], "account": J["account"], "partition": part,
+            "qos": J["qos"], "submit": sub, "eligible": np.asarray(self.eligible, dtype=np.float64),
+            "start": start, "end": end, "wait_s": start - sub, "run_s": end - start,
+            "time_limit": np.array(self.limit_used, dtype=np.int64), "state": state,
+            "nodes_alloc": np.array([collect_hostlist([names[i] for i in a]) if a else "" for a in self.alloc],
+                                    dtype=object),
+            "nodes": J["nodes"], "cpus": J["cpus"], "gpus": J["gpus"],
+            "alloc_cpus": np.array(self.alloc_cpus, dtype=np.int64),
+            "alloc_gpus": np.array(self.alloc_gpus, dtype=np.int64),
+            "started_by": np.array(self.started_by, dtype=object),
+            "reason": np.array([self.reason[j] if not started[j] else "" for j in range(self.n)], dtype=object),
+            "preemptions": self.preempt_count, "lost_gpu_s": self.lost_gpu_s,
+        }
+        for r in sorted(self.reason_acc):
+            if r != "None":
+                cols[f"pending_{r}_s"] = self.reason_acc[r]
+        return cols
+
