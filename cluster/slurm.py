@@ -117,8 +117,8 @@ def sbatch_directives(sweep: str, log_dir: Path, options: SlurmOptions) -> list[
     """The #SBATCH options, sorted by name; values are validated, never shell-evaluated."""
     directory = str(log_dir).replace("%", "%%")
     if "\\" in directory or _unsafe_for_header(directory):
-        raise SlurmError(f"--out {str(log_dir.parent.parent)!r}: Slurm log paths cannot hold a backslash or a "
-                         "newline; choose another output folder")
+        raise SlurmError(f"Slurm log folder {str(log_dir)!r} (from --out and the sweep name): Slurm log paths "
+                         "cannot hold a backslash or a newline; choose another output folder")
     log_path = f"{directory}/slurm-%j.out"
     pairs: dict[str, str | None] = {
         "--job-name": options.job_name or _job_name(sweep),
