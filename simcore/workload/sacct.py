@@ -8,11 +8,10 @@ earliest submit; that submit's Unix time is kept as the trace's epoch.
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +149,7 @@ def _timestamp(text: str, name: str, lineno: int, column: str) -> int | None:
             f"{name}:{lineno}: {column} is {text!r}; expected a time like 2026-04-16T10:00:00, Unknown or None"
         ) from None
     # sacct prints local time without a zone; it is read as UTC so differences are exact.
-    return calendar.timegm(moment.timetuple())
+    return int(moment.replace(tzinfo=timezone.utc).timestamp())
 
 
 def _seconds(row: dict[str, str], fields: tuple[str, str], raw_unit: int, name: str, lineno: int) -> int | None:
@@ -184,19 +183,15 @@ def _seconds(row: dict[str, str], fields: tuple[str, str], raw_unit: int, name: 
     return value
 
 
-def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int) -> tuple[int, int, int, int, str]:
+def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int,
+               cache: dict[str, dict[str, float]]) -> tuple[int, int, int, int, str]:
     """(nodes, cpus, mem_mb per node, gpus, gpu_type) from the TRES columns, else NNodes/NCPUS."""
-    from simcore.units import parse_tres
-
     order = ("AllocTRES", "ReqTRES") if opts.tres == "alloc" else ("ReqTRES", "AllocTRES")
     tres: dict[str, float] = {}
     for column in order:
         text = row.get(column, "").strip()
         if text:
-            try:
-                tres = parse_tres(text, f"{name}:{lineno}: {column}")
-            except TrilemmaError as exc:
-                raise WorkloadError(str(exc)) from None
+            tres = cache.get(text) or _parse_tres(text, f"{name}:{lineno}: {column}", cache)
             break
     nodes = int(tres.get("node", 0)) or _count(row, "NNodes", name, lineno) or 1
     cpus = int(tres.get("cpu", 0)) or _count(row, "NCPUS", name, lineno) or _count(row, "AllocCPUS", name, lineno)
@@ -209,6 +204,18 @@ def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int) 
             gpus = gpus or int(count)
             break
     return nodes, cpus, int(math.ceil(mem_total / nodes)), gpus, gpu_type
+
+
+def _parse_tres(text: str, where: str, cache: dict[str, dict[str, float]]) -> dict[str, float]:
+    """parse_tres memoised per import: traces repeat a few hundred TRES strings over many rows."""
+    from simcore.units import parse_tres
+
+    try:
+        tres = parse_tres(text, where)
+    except TrilemmaError as exc:
+        raise WorkloadError(str(exc)) from None
+    cache[text] = tres
+    return tres
 
 
 def _count(row: dict[str, str], column: str, name: str, lineno: int) -> int:
@@ -235,6 +242,7 @@ def _to_columns(jobs: dict[str, _Job], opts: SacctOptions, name: str, rows: int,
         raise WorkloadError(f"{name}: no finished job in the file ({never} never started, {running} still running)")
     kept.sort(key=lambda item: (item[1].submit, item[1].first_line))
     epoch = kept[0][1].submit
+    tres_cache: dict[str, dict[str, float]] = {}
     out: dict[str, list] = {key: [] for key in (
         "job_id", "user", "account", "partition", "qos", "submit", "time_limit", "runtime",
         "nodes", "cpus", "mem_mb", "gpus", "gpu_type")}
@@ -242,7 +250,7 @@ def _to_columns(jobs: dict[str, _Job], opts: SacctOptions, name: str, rows: int,
         row, lineno = job.final, job.final_line
         elapsed = _seconds(row, ELAPSED_FIELDS, 1, name, lineno)
         limit = _seconds(row, LIMIT_FIELDS, 60, name, lineno) if _has_any(row, LIMIT_FIELDS) else None
-        nodes, cpus, mem_mb, gpus, gpu_type = _resources(row, opts, name, lineno)
+        nodes, cpus, mem_mb, gpus, gpu_type = _resources(row, opts, name, lineno, tres_cache)
         out["job_id"].append(job_id)
         out["user"].append(row.get("User", "").strip())
         out["account"].append(row.get("Account", "").strip())

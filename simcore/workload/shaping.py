@@ -343,6 +343,14 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
     item = np.repeat(np.arange(len(wall)), links)
     start = np.cumsum(links) - links
     link = np.arange(n_jobs) - start[item]
+    # Links are submitted together (sbatch --dependency), one second apart to keep their order;
+    # job ids follow submit order, so every array below is built already in that order.
+    order = np.lexsort((link, item, demand.submit[item] + link))
+    rank = np.empty(n_jobs, dtype=np.int64)
+    rank[order] = np.arange(n_jobs)
+    item, link = item[order], link[order]
+    previous = rank[np.maximum(order - 1, 0)] + 1  # the previous link is the previous unsorted row
+    submit = demand.submit[item] + link
 
     is_chain = chainable[item]
     done_before = np.where(link == 0, 0, first_cap[item] + (link - 1) * next_cap[item])
@@ -353,17 +361,9 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
     asked = nice_limit(np.ceil(wall * demand.limit_factor).astype(np.int64))
     single_limit = np.maximum(60, np.minimum(asked, limit))[item]
     time_limit = np.where(is_chain, limit[item], single_limit)
-
-    # Links are submitted together (sbatch --dependency), one second apart to keep their order.
-    submit = demand.submit[item] + link
-    order = np.lexsort((link, item, submit))
-    rank = np.empty(n_jobs, dtype=np.int64)
-    rank[order] = np.arange(n_jobs)
-    job_number = rank + 1
-    previous = np.where(link > 0, job_number[np.maximum(np.arange(n_jobs) - 1, 0)], 0)
     dependency = np.full(n_jobs, "", dtype=object)
     linked = np.flatnonzero(link > 0)
-    dependency[linked] = [f"{params.chain_dependency}:{p}" for p in previous[linked]]
+    dependency[linked] = [f"{params.chain_dependency}:{p}" for p in previous[linked].tolist()]
 
     codes = use[item]
     g = gpus[item]
@@ -381,7 +381,7 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
     partition_names = np.array([c.partition if c else "" for c in table], dtype=object)
     qos_names = np.array([c.qos if c else "" for c in table], dtype=object)
     columns = {
-        "job_id": job_number.astype(str).astype(object),
+        "job_id": np.array([str(n) for n in range(1, n_jobs + 1)], dtype=object),
         "user": users[user_of],
         "account": np.asarray(accounts, dtype=object)[user_of],
         "partition": partition_names[codes],
@@ -398,5 +398,4 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
         "requeue": np.ones(n_jobs, dtype=bool),
         "checkpoint_s": np.where(ckpt[item], interval, 0),
     }
-    columns = {k: v[order] for k, v in columns.items()}
     return columns, unmet, int(np.count_nonzero(chainable & ok & (links > 1)))
