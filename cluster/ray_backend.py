@@ -138,7 +138,7 @@ class RayBackend:
                 done, pending = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=0)
                 yield from (self._outcome(ref, in_flight.pop(ref), sizer) for ref in done)
                 for ref in pending:
-                    ray.cancel(ref, force=True)
+                    ray.cancel(ref)
                 return
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=poll_s)
             for ref in done:

@@ -68,14 +68,23 @@ def describe(knobs: Mapping[str, Any]) -> str:
 
 
 def plan(grid: Grid) -> Plan:
-    """Expand the grid and validate every cell's scenario with `Scenario.from_dict`."""
+    """Expand the grid and validate every cell's scenario with `Scenario.from_dict`, and each
+    distinct workload by building its jobs once (so a typo in a generator parameter fails here,
+    not in every run)."""
     from simcore import MODEL_VERSION, Scenario
+    from simcore.workload import build_jobs
 
     specs: list[RunSpec] = []
     seen: dict[str, dict[str, Any]] = {}
+    workloads: set[str] = set()
     for knobs in grid.cells():
         source = f"{grid.path} ({describe(knobs)})" if knobs else str(grid.path)
-        canonical = Scenario.from_dict(grid.scenario(knobs), source=source).to_dict()
+        scenario = Scenario.from_dict(grid.scenario(knobs), source=source)
+        canonical = scenario.to_dict()
+        workload = canonical_json(canonical["workload"])
+        if workload not in workloads:  # generator parameters are checked when jobs are built
+            build_jobs(scenario, grid.seeds[0])
+            workloads.add(workload)
         cid = cell_id(canonical, MODEL_VERSION)
         if cid in seen:
             raise GridError(f"{grid.path}: cells ({describe(seen[cid])}) and ({describe(knobs)}) "

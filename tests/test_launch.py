@@ -1,0 +1,120 @@
+"""`sweeps launch`: run ids, resume, changed grids, failures and retries, the CLI on Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from sweeps.cli import cli
+from sweeps.grid import load_grid
+from sweeps.launch import LaunchOptions, dry_run, launch
+from sweeps.runner import simulate_with_simcore
+from sweeps.spec import plan
+from sweeps.status import status
+
+DATA = Path(__file__).parent / "data" / "grids"
+SCENARIO = DATA / "scenario.toml"
+
+
+def write_grid(tmp_path: Path, axes: str, sweep: str = "seeds = 2") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "grid.toml"
+    path.write_text(f'[sweep]\nname = "t"\n{sweep}\n[base]\ninclude = "{SCENARIO}"\n'
+                    f"[axes]\n{axes}\n")
+    return path
+
+
+def rows(root: Path) -> list[tuple]:
+    return duckdb.sql(f"SELECT run_id, status FROM read_parquet('{root}/runs/*.parquet', "
+                      "union_by_name=true) ORDER BY run_id").fetchall()
+
+
+def serial(out: Path, **kw) -> LaunchOptions:
+    return LaunchOptions(out=out, serial=True, progress=False, **kw)
+
+
+def test_run_ids_are_stable_and_ignore_spelling(tmp_path):
+    first = plan(load_grid(write_grid(tmp_path / "a", '"partitions.gpu.MaxTime" = ["4:00:00"]')))
+    again = plan(load_grid(write_grid(tmp_path / "a", '"partitions.gpu.MaxTime" = ["4:00:00"]')))
+    spelled = plan(load_grid(write_grid(tmp_path / "b", '"partitions.gpu.MaxTime" = ["240"]')))
+    ids = [s.run_id for s in first.specs]
+    assert ids == [s.run_id for s in again.specs] == [s.run_id for s in spelled.specs]
+    assert len(set(ids)) == 2 and len({s.cell_id for s in first.specs}) == 1
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
+
+
+def test_run_ids_change_with_the_model_version(tmp_path, monkeypatch):
+    import simcore
+
+    grid = load_grid(write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00"]'))
+    before = {s.run_id for s in plan(grid).specs}
+    monkeypatch.setattr(simcore, "MODEL_VERSION", simcore.MODEL_VERSION + "-next")
+    assert not before & {s.run_id for s in plan(grid).specs}
+
+
+def test_duplicate_cells_are_rejected(tmp_path):
+    grid = load_grid(write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["1:00:00", "60"]'))
+    with pytest.raises(Exception, match=r"cells \(partitions.gpu.MaxTime='1:00:00'\) and "
+                                        r"\(partitions.gpu.MaxTime='60'\) simulate the same"):
+        plan(grid)
+
+
+def test_relaunch_skips_stored_runs_and_a_changed_grid_runs_only_new_ones(tmp_path):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00", "1-00:00:00"]')
+    first = launch(grid, serial(tmp_path / "results"))
+    assert (first.planned, first.ran, first.ok) == (4, 4, 4)
+    again = launch(grid, serial(tmp_path / "results"))
+    assert (again.already_stored, again.ran) == (4, 0)
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00", "1-00:00:00", "2:00:00"]')
+    grown = launch(grid, serial(tmp_path / "results"))
+    assert (grown.planned, grown.already_stored, grown.ran) == (6, 4, 2)
+    stored = rows(tmp_path / "results" / "t")
+    assert len(stored) == len({r for r, _ in stored}) == 6
+    report = status(tmp_path / "results" / "t")
+    assert (report.planned, report.done, report.failed, report.missing) == (6, 6, 0, 0)
+
+
+def _fails_for_short_maxtime(scenario, seed, source):
+    """Test-only run function: a real simulation, except one cell raises."""
+    if scenario["partitions"]["gpu"]["MaxTime"] == "4:00:00":
+        raise RuntimeError("simulated crash in a run")
+    return simulate_with_simcore(scenario, seed, source)
+
+
+def test_failed_runs_are_recorded_and_retry_replaces_them(tmp_path):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00", "1-00:00:00"]')
+    out = tmp_path / "results"
+    first = launch(grid, serial(out), simulate_fn=_fails_for_short_maxtime)
+    assert (first.ok, first.failed) == (2, 2)
+    errors = duckdb.sql(f"SELECT DISTINCT error FROM '{out}/t/runs/*.parquet' "
+                        "WHERE status = 'failed'").fetchall()
+    assert errors == [("RuntimeError: simulated crash in a run",)]
+    assert launch(grid, serial(out)).ran == 0  # failed runs are not retried unless asked
+    retried = launch(grid, serial(out, retry_failed=True))
+    assert (retried.ran, retried.ok) == (2, 2)
+    assert [s for _, s in rows(out / "t")] == ["ok"] * 4
+
+
+def test_dry_run_prints_counts_and_the_first_scenario(tmp_path):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00", "1-00:00:00"]')
+    text = dry_run(grid)
+    assert text.splitlines()[0] == "t: 2 cells x 2 seeds = 4 runs (nothing is run with --dry-run)"
+    assert "cell 2 (cell_id " in text and 'MaxTime = "4:00:00"' in text
+
+
+def test_cli_launch_on_the_session_ray(ray_session, tmp_path):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00", "1-00:00:00"]')
+    out = tmp_path / "results"
+    result = CliRunner().invoke(cli, ["launch", str(grid), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("t: 4 runs planned, 0 already stored; ran 4 (4 ok, 0 failed) in ")
+    assert lines[0].endswith("on the Ray already running in this process")
+    assert lines[-1] == f"Report:  sweeps report {out / 't'}"
+    assert ray_session.is_initialized()  # launch reused the session's Ray and left it running
+    assert len(rows(out / "t")) == 4
+    result = CliRunner().invoke(cli, ["status", str(out / "t")])
+    assert result.output.startswith("t: 4 planned runs: 4 done, 0 failed, 0 missing")
