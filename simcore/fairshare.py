@@ -80,6 +80,7 @@ class AssocTree:
     depth: np.ndarray             # int64, root 0
     user_assoc: Mapping[tuple[str, str], int]
     default_account: Mapping[str, str]
+    default_qos: tuple[str, ...]  # DefaultQOS set on the association or its nearest ancestor ("" = none)
 
     @classmethod
     def build(
@@ -90,6 +91,7 @@ class AssocTree:
     ) -> "AssocTree":
         """Build the tree from the scenario's [accounts]/[users] tables and the workload's pairs."""
         names: list[str] = [ROOT]
+        own_qos: list[str] = [""]
         parent: list[int] = [-1]
         is_user: list[bool] = [False]
         shares: list[float] = [1.0]
@@ -110,6 +112,7 @@ class AssocTree:
                     parent.append(acct_index[par])
                     is_user.append(False)
                     shares.append(_shares(table.get("Fairshare", 1), f"accounts.{name}.Fairshare", False))
+                    own_qos.append(str(table.get("DefaultQOS", "") or ""))
                     del pending[name]
                     progressed = True
             if not progressed:
@@ -127,12 +130,13 @@ class AssocTree:
                 parent.append(0)
                 is_user.append(False)
                 shares.append(1.0)
+                own_qos.append("")
             return acct_index[acct]
 
         user_assoc: dict[tuple[str, str], int] = {}
         default_account: dict[str, str] = {}
 
-        def add_user(user: str, acct: str, share: float) -> None:
+        def add_user(user: str, acct: str, share: float, qos: str = "") -> None:
             if (user, acct) in user_assoc:
                 return
             par = ensure_account(acct)
@@ -141,6 +145,7 @@ class AssocTree:
             parent.append(par)
             is_user.append(True)
             shares.append(share)
+            own_qos.append(qos)
 
         for user in sorted(users):
             table = users[user]
@@ -154,7 +159,7 @@ class AssocTree:
                         f"users.{user}.Account: {acct!r} is not a declared account "
                         f"(declared: {', '.join(sorted(accounts)) or 'none'})"
                     )
-                add_user(user, acct, share)
+                add_user(user, acct, share, str(table.get("DefaultQOS", "") or ""))
             default_account[user] = accts[0]
 
         for user, acct in sorted(set(job_pairs)):
@@ -162,8 +167,10 @@ class AssocTree:
 
         parent_arr = np.asarray(parent, dtype=np.int64)
         depth = np.zeros(len(names), dtype=np.int64)
+        default_qos = list(own_qos)
         for i in range(1, len(names)):  # parents always precede children
             depth[i] = depth[parent_arr[i]] + 1
+            default_qos[i] = own_qos[i] or default_qos[parent_arr[i]]
         return cls(
             names=tuple(names),
             parent=parent_arr,
@@ -172,6 +179,7 @@ class AssocTree:
             depth=depth,
             user_assoc=user_assoc,
             default_account=default_account,
+            default_qos=tuple(default_qos),
         )
 
     def assoc_of(self, user: str, account: str) -> int:
@@ -182,6 +190,22 @@ class AssocTree:
             return self.user_assoc[(user, account)]
         except KeyError:
             raise ConfigError(f"job of user {user!r} in account {account!r}: no association (not in the workload given to the tree)") from None
+
+    def job_assocs(self, users: Iterable[str], accounts: Iterable[str]) -> np.ndarray:
+        """Association index of every job (one dictionary lookup per distinct pair)."""
+        cache: dict[tuple[str, str], int] = {}
+        out = []
+        for pair in zip(users, accounts):
+            a = cache.get(pair)
+            if a is None:
+                a = cache[pair] = self.assoc_of(*pair)
+            out.append(a)
+        return np.asarray(out, dtype=np.int64)
+
+    def job_qos(self, qos: Iterable[str], assoc: np.ndarray) -> list[str]:
+        """Each job's QOS: its own, else its association's DefaultQOS, else "normal" (Slurm's default)."""
+        dq = self.default_qos
+        return [q or dq[a] or "normal" for q, a in zip(qos, assoc.tolist())]
 
     def ancestors(self, assoc: int) -> list[int]:
         """The association and its ancestors up to (and including) root."""

@@ -26,11 +26,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simcore.errors import ConfigError
-from simcore.fairshare import RESET_PERIODS, Fairshare
+from simcore.fairshare import RESET_PERIODS, AssocTree, Fairshare, parse_billing_weights
+
+if TYPE_CHECKING:
+    from simcore.engine import Engine
 
 PRIORITY_TYPES = ("priority/basic", "priority/multifactor")
 PRIORITY_FLAGS = ("NO_FAIR_TREE", "FAIR_TREE", "SMALL_RELATIVE_TO_TIME", "ACCRUE_ALWAYS")
@@ -68,6 +72,13 @@ def _weight(table: Mapping[str, object], key: str) -> int:
     return value
 
 
+def _billing_weights(value: object) -> str:
+    """Validate TRESBillingWeights (kept as text; simcore.fairshare.parse_billing_weights reads it)."""
+    text = str(value or "")
+    parse_billing_weights(text, "priority.TRESBillingWeights")
+    return text
+
+
 def _yes_no(value: object, key: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -96,6 +107,7 @@ class PriorityConfig:
     PriorityFlags: frozenset[str] = frozenset()
     PriorityFavorSmall: bool = False
     FairShareDampeningFactor: float = 1.0
+    TRESBillingWeights: str = ""
 
     @classmethod
     def from_table(cls, table: Mapping[str, object]) -> "PriorityConfig":
@@ -104,7 +116,7 @@ class PriorityConfig:
             "PriorityType", "PriorityCalcPeriod", "PriorityDecayHalfLife", "PriorityUsageResetPeriod",
             "PriorityMaxAge", "PriorityWeightAge", "PriorityWeightFairshare", "PriorityWeightJobSize",
             "PriorityWeightPartition", "PriorityWeightQOS", "PriorityFlags", "PriorityFavorSmall",
-            "FairShareDampeningFactor",
+            "FairShareDampeningFactor", "TRESBillingWeights",
         }
         unknown = sorted(set(table) - known)
         if unknown:
@@ -141,6 +153,7 @@ class PriorityConfig:
             PriorityFlags=flags,
             PriorityFavorSmall=_yes_no(table.get("PriorityFavorSmall", "NO"), "priority.PriorityFavorSmall"),
             FairShareDampeningFactor=float(damp),
+            TRESBillingWeights=_billing_weights(table.get("TRESBillingWeights", "")),
         )
 
     @property
@@ -176,7 +189,7 @@ class Priorities:
     """Computes every pending job's priority at a recalculation, vectorised.
 
     `static` holds W_size*size + W_part*partition + W_qos*qos per job (they never change);
-    `compute` adds age and fairshare for the jobs asked about.
+    `refresh` caches the fairshare factors of a recalculation; `compute` adds age and fairshare.
     """
 
     def __init__(
@@ -195,7 +208,8 @@ class Priorities:
     ) -> None:
         self.cfg = cfg
         self.assoc = np.asarray(assoc, dtype=np.int64)
-        self.fairshare = fairshare
+        self.fairshare = fairshare if cfg.multifactor and cfg.PriorityWeightFairshare else None
+        self.fs_factor = np.zeros(len(fairshare.tree.names) if fairshare is not None else 1)
         if cfg.multifactor:
             size = job_size_factor(cfg, nodes, cpus, time_limit_s, cluster_nodes, cluster_cpus)
             self.static = (
@@ -205,20 +219,44 @@ class Priorities:
             )
         else:
             self.static = np.zeros(len(self.assoc))
+        self._static_list = self.static.tolist()
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether priorities change while jobs wait (age or fairshare weigh in)."""
+        return self.cfg.multifactor and bool(self.cfg.PriorityWeightAge or self.fairshare is not None)
+
+    def refresh(self, now: float) -> None:
+        """Recompute the fairshare factors (Slurm does this every PriorityCalcPeriod)."""
+        if self.fairshare is not None:
+            self.fs_factor = self.fairshare.factors(now)
 
     def compute(self, jobs: np.ndarray, eligible: np.ndarray, now: float) -> np.ndarray:
         """Priorities (int64) of job numbers `jobs`, eligible since `eligible` (same length)."""
         cfg = self.cfg
+        jobs = np.asarray(jobs, dtype=np.int64)
         if not cfg.multifactor:
             return np.ones(len(jobs), dtype=np.int64)
-        p = self.static[jobs].copy()
+        p = self.static[jobs]
         if cfg.PriorityWeightAge:
             waited = np.maximum(now - np.asarray(eligible, dtype=np.float64), 0.0)
             age = np.minimum(waited / cfg.PriorityMaxAge_s, 1.0) if cfg.PriorityMaxAge_s > 0 else np.ones(len(jobs))
-            p += cfg.PriorityWeightAge * age
-        if cfg.PriorityWeightFairshare and self.fairshare is not None:
-            p += cfg.PriorityWeightFairshare * self.fairshare.factors(now)[self.assoc[jobs]]
+            p = p + cfg.PriorityWeightAge * age
+        if self.fairshare is not None:
+            p = p + cfg.PriorityWeightFairshare * self.fs_factor[self.assoc[jobs]]
         return np.maximum(np.floor(p), 1.0).astype(np.int64)
+
+    def initial(self, j: int, now: float, eligible: float) -> int:
+        """One job's priority at submit, with the fairshare factors of the last recalculation."""
+        cfg = self.cfg
+        if not cfg.multifactor:
+            return 1
+        p = self._static_list[j]
+        if cfg.PriorityWeightAge and cfg.PriorityMaxAge_s > 0:
+            p += cfg.PriorityWeightAge * min(max(now - eligible, 0.0) / cfg.PriorityMaxAge_s, 1.0)
+        if self.fairshare is not None:
+            p += cfg.PriorityWeightFairshare * float(self.fs_factor[self.assoc[j]])
+        return max(int(math.floor(p)), 1)
 
 
 def order(jobs: np.ndarray, tier: np.ndarray, priority: np.ndarray, submit: np.ndarray) -> np.ndarray:
@@ -235,3 +273,106 @@ def normalised(values: Mapping[str, float]) -> dict[str, float]:
     """value / max(values) for PriorityJobFactor and QOS Priority (all 0 when the max is 0)."""
     top = max(values.values(), default=0)
     return {k: (v / top if top > 0 else 0.0) for k, v in values.items()}
+
+
+class EnginePriority:
+    """priority/multifactor wired into the engine: a priority at submit, a recalculation every
+    PriorityCalcPeriod while jobs pend, and fairshare usage fed by job starts and ends.
+
+    Recalculation ticks are at multiples of PriorityCalcPeriod from t=0 (controller start). After
+    one, the queue is re-sorted only if some pending job's priority changed.
+    """
+
+    def __init__(self, engine: "Engine", tree: AssocTree | None = None, assoc: np.ndarray | None = None) -> None:
+        sc, J = engine.sc, engine.jobs
+        cfg = PriorityConfig.from_table(sc.priority)
+        self.cfg = cfg
+        self.period = int(cfg.PriorityCalcPeriod_s)
+        if tree is None:
+            tree = AssocTree.build(
+                {k: v.table for k, v in sc.accounts.items()}, {k: v.table for k, v in sc.users.items()},
+                zip(J["user"].tolist(), J["account"].tolist()),
+            )
+        if assoc is None:
+            assoc = tree.job_assocs(J["user"].tolist(), J["account"].tolist())
+        self.assoc = assoc
+        self._assoc_list = assoc.tolist()
+        first = [parts[0] for parts in engine.jparts]
+        n = len(J)
+        part_factor = normalised({p.name: p.priority_job_factor for p in sc.partitions})
+        qos_factor = normalised({name: q.priority for name, q in sc.qos.items()})
+        qos = tree.job_qos(J["qos"].tolist(), assoc)
+        fairshare = None
+        if cfg.multifactor and cfg.PriorityWeightFairshare:
+            fairshare = Fairshare(tree, cfg.PriorityDecayHalfLife_s, cfg.fair_tree, cfg.FairShareDampeningFactor,
+                                  cfg.PriorityUsageResetPeriod)
+        self.fairshare = fairshare
+        self.calc = Priorities(
+            cfg,
+            nodes=J["nodes"], cpus=J["cpus"],
+            time_limit_s=np.array([engine.time_limit(j, first[j]) for j in range(n)], dtype=np.float64)
+            if "SMALL_RELATIVE_TO_TIME" in cfg.PriorityFlags else np.ones(n),
+            partition_factor=np.array([part_factor[engine.pname[p]] for p in first], dtype=np.float64),
+            qos_factor=np.array([qos_factor.get(q, 0.0) for q in qos], dtype=np.float64),
+            assoc=assoc, cluster_nodes=len(engine.nodes.names), cluster_cpus=engine.nodes.total_cpus,
+            fairshare=fairshare,
+        )
+        self.dynamic = self.calc.dynamic
+        if fairshare is not None:
+            w = parse_billing_weights(cfg.TRESBillingWeights, "priority.TRESBillingWeights")
+            self._w = (w.get("cpu", 0.0), w.get("mem", 0.0), w.get("node", 0.0), w.get("gres/gpu", 0.0))
+            self._typed = {name.split(":", 1)[1]: v for name, v in w.items() if name.startswith("gres/gpu:")}
+            self._billing_default = not w
+            factors = {name: float(q.table.get("UsageFactor", 1.0)) for name, q in sc.qos.items()}
+            self._usage_factor = [factors.get(q, 1.0) for q in qos]
+            self._rate = [0.0] * n
+            self.calc.refresh(0.0)
+
+    def initial(self, e: "Engine", j: int, now: int) -> int:
+        """The priority a job gets at submit."""
+        return self.calc.initial(j, now, e.eligible[j])
+
+    def next_tick(self, now: int) -> int:
+        return (now // self.period + 1) * self.period
+
+    def on_start(self, e: "Engine", j: int, now: int) -> None:
+        """Billable TRES of the allocation (allocated CPUs/GPUs, requested memory) x QOS UsageFactor."""
+        if self.fairshare is None:
+            return
+        cpus, gpus, nodes = e.alloc_cpus[j], e.alloc_gpus[j], e.nn[j]
+        if self._billing_default:
+            bill = float(cpus)
+        else:
+            wc, wm, wn, wg = self._w
+            bill = wc * cpus + wm * e.mpn[j] * nodes + wn * nodes + wg * gpus
+            if self._typed and e.gt[j] in self._typed:
+                bill += self._typed[e.gt[j]] * gpus
+        rate = bill * self._usage_factor[j]
+        self._rate[j] = rate
+        if rate:
+            self.fairshare.change_rate(self._assoc_list[j], rate, now)
+
+    def on_end(self, e: "Engine", j: int, now: int) -> None:
+        if self.fairshare is not None and self._rate[j]:
+            self.fairshare.change_rate(self._assoc_list[j], -self._rate[j], now)
+            self._rate[j] = 0.0
+
+    def recalc(self, e: "Engine", now: int) -> bool:
+        """Recompute pending jobs' priorities; re-sort the queue if any changed (returns whether)."""
+        from simcore.engine import PENDING
+
+        self.calc.refresh(now)
+        state = e.state
+        live = [entry for entry in e.queue if state[entry[3]] == PENDING]
+        if not live:
+            return False
+        pend = list(dict.fromkeys(entry[3] for entry in live))
+        new = self.calc.compute(np.asarray(pend), np.asarray([e.eligible[j] for j in pend]), now).tolist()
+        prio = e.prio
+        if all(prio[j] == p for j, p in zip(pend, new)):
+            return False
+        for j, p in zip(pend, new):
+            prio[j] = p
+        e.queue = sorted((entry[0], -prio[entry[3]]) + entry[2:] for entry in live)
+        e.dead_entries = 0
+        return True

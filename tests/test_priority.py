@@ -99,7 +99,9 @@ def test_fairshare_weight_uses_the_tree():
         cfg, nodes=np.ones(2), cpus=np.ones(2), time_limit_s=np.ones(2), partition_factor=np.zeros(2),
         qos_factor=np.zeros(2), assoc=np.array([heavy, light]), cluster_nodes=1, cluster_cpus=1, fairshare=fs,
     )
+    p.refresh(3600.0)
     assert list(p.compute(np.array([0, 1]), np.zeros(2), 3600.0)) == [5000, 10000]
+    assert [p.initial(j, 3600.0, 0.0) for j in (0, 1)] == [5000, 10000]
 
 
 def test_order_tier_priority_submit_jobid():
