@@ -29,6 +29,7 @@ OBJECT_STORE_MAX_MB=@@OBJECT_STORE_MAX_MB@@
 PORT_LOW=@@PORT_LOW@@
 PORT_SLOTS=@@PORT_SLOTS@@
 PORT_SLOT_SIZE=@@PORT_SLOT_SIZE@@
+DRIVER_ARGS=@@DRIVER_ARGS@@
 export RAY_AUTH_MODE=@@RAY_AUTH_MODE@@
 export RAY_USAGE_STATS_ENABLED=0
 export PATH=@@BIN_DIR@@:"$PATH"
@@ -168,7 +169,7 @@ driver_pid=
 if [ "$status" -ne 0 ]; then log "Ray did not come up (status $status)"; exit "$status"; fi
 
 log "driver: sweeps launch against $RAY_ADDRESS"
-sweeps launch "$GRID" --address "$RAY_ADDRESS" --out "$OUT" &
+sweeps launch "$GRID" --address "$RAY_ADDRESS" --out "$OUT" ${DRIVER_ARGS[@]+"${DRIVER_ARGS[@]}"} &
 driver_pid=$!
 while :; do
     wait "$driver_pid"; status=$?

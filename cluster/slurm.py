@@ -59,6 +59,7 @@ class SlurmOptions:
     ray_auth_mode: str = "disabled"
     wait_timeout_s: int = 300  # how long to wait for every node to join Ray
     bin_dir: str | None = None  # where `ray`, `sweeps` and `python3` live; default: this Python's
+    driver_args: tuple[str, ...] = ()  # more `sweeps launch` options for the driver (--flush-runs 50)
 
     def __post_init__(self) -> None:
         _check_options(self)
@@ -168,7 +169,8 @@ def render_sbatch(grid_path: str | Path, out_dir: str | Path, options: SlurmOpti
         "BIN_DIR": bin_dir,
         "WARNING_SIGNAL": _signal_name(options.signal),
     }
-    body = TEMPLATE
+    driver_args = " ".join(shlex.quote(a) for a in options.driver_args)
+    body = TEMPLATE.replace("@@DRIVER_ARGS@@", f"({driver_args})")
     for key, value in values.items():
         body = body.replace(f"@@{key}@@", shlex.quote(value))
     header = [

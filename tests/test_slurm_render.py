@@ -137,7 +137,7 @@ if [ -n "${SANDBOX_BLOCK:-}" ]; then touch "$SANDBOX_DIR/sweeps.started"; while 
 }
 
 
-def _sandbox(tmp_path: Path, grid: str, out: str) -> tuple[Path, dict[str, str]]:
+def _sandbox(tmp_path: Path, grid: str, out: str, driver_args: tuple[str, ...] = ()) -> tuple[Path, dict[str, str]]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, text in FAKES.items():
@@ -145,7 +145,8 @@ def _sandbox(tmp_path: Path, grid: str, out: str) -> tuple[Path, dict[str, str]]
         path.write_text(text)
         path.chmod(0o755)
     script = tmp_path / "job.sbatch"
-    script.write_text(render_sbatch(grid, out, SlurmOptions(nodes=2, bin_dir=str(bin_dir)), sweep="s"))
+    options = SlurmOptions(nodes=2, bin_dir=str(bin_dir), driver_args=driver_args)
+    script.write_text(render_sbatch(grid, out, options, sweep="s"))
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SANDBOX_DIR": str(tmp_path),
            "SANDBOX_LOG": str(tmp_path / "calls.log"), "SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "n[1-2]",
            "SLURM_CPUS_PER_TASK": "2", "SLURM_MEM_PER_NODE": "4096", "SLURM_GPUS_ON_NODE": "1"}
@@ -155,7 +156,7 @@ def _sandbox(tmp_path: Path, grid: str, out: str) -> tuple[Path, dict[str, str]]
 def test_sandbox_run_passes_hostile_paths_intact_and_starts_ray_explicitly(tmp_path):
     grid = str(tmp_path / "$(touch PWNED) it's `touch PWNED2`.toml")
     out = str(tmp_path / 'res "x" $HOME;touch PWNED3')
-    script, env = _sandbox(tmp_path, grid, out)
+    script, env = _sandbox(tmp_path, grid, out, driver_args=("--flush-runs", "5", "$(touch PWNED4) 'x'"))
     proc = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not list(tmp_path.glob("PWNED*"))
@@ -166,7 +167,8 @@ def test_sandbox_run_passes_hostile_paths_intact_and_starts_ray_explicitly(tmp_p
     head = next(r for r in ray if "--head" in r)
     worker = next(r for r in ray if "--head" not in r)
     gcs_port = next(a.split("=")[1] for a in head if a.startswith("--port="))
-    assert argv == ["launch", grid, "--address", f"10.1.2.3:{gcs_port}", "--out", out]
+    assert argv == ["launch", grid, "--address", f"10.1.2.3:{gcs_port}", "--out", out,
+                    "--flush-runs", "5", "$(touch PWNED4) 'x'"]
     for args in (head, worker):
         assert "--num-cpus=2" in args and "--num-gpus=1" in args and "--block" in args
         assert "--node-ip-address=10.1.2.3" in args
