@@ -148,28 +148,33 @@ class Backfill:
         if n == 1:
             best_t, best = NEVER, -1
             for raw, i in order:
-                a = now if raw < 0 else max(raw, now + 1)
+                a = raw if raw > now else (now if raw < 0 else now + 1)
                 if a >= best_t or a >= horizon:
                     break
-                t = clear(res, i, a, L)
+                t = clear(res, i, a, L) if i in res else a
                 if t < best_t:
                     best_t, best = t, i
                     if t == now:
                         break
             return best_t, ([best] if best >= 0 else [])
-        times = sorted({now if raw < 0 else max(raw, now + 1) for raw, _ in order if raw < NEVER}
-                       | {en for i in e.pnodes[p] for _, en in res.get(i, ()) if en > now})
-        for t in times:
+        # Multi-node: nodes without reservations are usable from their time on; reserved nodes are
+        # checked at each candidate start (their times and the ends of reservations).
+        avail = [(raw if raw > now else (now if raw < 0 else now + 1), i) for raw, i in order if raw < horizon]
+        if len(avail) < n:
+            return NEVER, []
+        free_a = [a for a, i in avail if i not in res]
+        reserved = [(a, i) for a, i in avail if i in res]
+        times = {a for a, _ in avail if a >= avail[n - 1][0]}
+        times.update(en for _, i in reserved for _, en in res[i] if en > avail[n - 1][0])
+        for t in sorted(times):
             if t >= horizon:
                 break
-            sel = []
-            for raw, i in order:
-                a = now if raw < 0 else max(raw, now + 1)
-                if a > t:
-                    break
-                if clear(res, i, t, L) == t:
-                    sel.append(i)
-            if len(sel) >= n:
+            k = bisect.bisect_right(free_a, t)
+            if k + len(reserved) < n:
+                continue
+            ok = [i for a, i in reserved if a <= t and clear(res, i, t, L) == t]
+            if k + len(ok) >= n:
+                sel = [i for a, i in avail if a <= t and i not in res] + ok
                 return t, sel
         return NEVER, []
 
@@ -187,7 +192,7 @@ class Backfill:
         seen: set[int] = set()
         state = e.state
         first = True
-        for entry in list(e.queue):
+        for entry in e.queue:
             j = entry[3]
             if state[j] != 1 or j in seen:        # 1 = PENDING
                 continue
@@ -232,7 +237,7 @@ class Backfill:
         """Nodes for a job starting now: the main scheduler's node choice among unreserved nodes."""
         e = self.e
         L = e.time_limit(j, p)
-        cands = [i for i in e.pnodes[p] if self._clear(res, i, now, L) == now]
+        cands = [i for i in e.pnodes[p] if i not in res or self._clear(res, i, now, L) == now]
         chosen = self.nodes.select(cands, e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p))
         assert chosen is not None, f"backfill planned job {j} now but no nodes fit"
         return chosen

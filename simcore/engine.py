@@ -285,10 +285,21 @@ class Engine:
             return
         self.state[j] = PENDING
         self.reason_t[j] = now
+        # Until a scheduler reaches the job: waiting on a dependency, else behind higher priority.
+        if self.dep_wait[j]:
+            self.reason[j] = "DependencyNeverSatisfied" if self.dep_never[j] else "Dependency"
+        elif all((j, p) in self.static_reason for _, p in entries):
+            self.reason[j] = self.static_reason[(j, entries[0][1])]
+        else:
+            self.reason[j] = "Priority"
         self.n_pending += 1
+        keys = []
         for k, p in entries:
-            bisect.insort(self.queue, self.queue_key(j, k, p))
-        self.entries[j] = len(entries)
+            key = self.queue_key(j, k, p)
+            bisect.insort(self.queue, key)
+            keys.append(key)
+            self.part_pending[p] += 1
+        self.qkeys[j] = keys
         self.admitted[j] = tuple(p for _, p in entries)
 
     def _start(self, j: int, p: int, chosen: list[int], now: int, by: str) -> None:
@@ -301,7 +312,9 @@ class Engine:
         self.used_cpus += cpus
         self.state[j] = RUNNING
         self.n_pending -= 1
-        self.dead_entries += self.entries[j]
+        for q in self.admitted[j]:
+            self.part_pending[q] -= 1
+        self.started_in_pass.append(j)
         self.start_t[j] = now
         self.ran_part[j] = p
         self.started_by[j] = by
@@ -349,8 +362,12 @@ class Engine:
                 self.dep_wait[d] -= 1
                 if self.dep_wait[d] == 0:
                     self.eligible[d] = max(self.sub[d], now)
+                    if self.state[d] == PENDING:
+                        self._set_reason(d, "Priority", now)
             else:
                 self.dep_never[d] = True
+                if self.state[d] == PENDING:
+                    self._set_reason(d, "DependencyNeverSatisfied", now)
 
     # ------------------------------------------------------------ main scheduler
 
@@ -374,14 +391,19 @@ class Engine:
         blocked_nodes: set[int] = set()
         tainted: set[int] = set()
         state, memo, epoch, nodes, limits = self.state, self.fail_memo, self.epoch, self.nodes, self.limits
+        live = sum(1 for c in self.part_pending if c)
+        static = bool(self.static_reason)
         for entry in self.queue:
             j, p = entry[3], entry[5]
-            if state[j] != PENDING or not self._runnable(j, p, now):
+            if state[j] != PENDING or ((self.dep_wait[j] or static) and not self._runnable(j, p, now)):
                 continue
             examined += 1
             if examined > depth:
                 break
             if p in blocked_parts:
+                if len(blocked_parts) >= live:   # every partition with pending jobs is blocked:
+                    examined = 0                 # nothing later can start (reasons: docs/simulator.md)
+                    break
                 if self.reason[j] in ("None", "Resources"):
                     self._set_reason(j, "Priority", now)
                 continue
@@ -416,9 +438,10 @@ class Engine:
 
         sp = self.sp
         self.queue: list[tuple] = []
-        self.entries = [0] * self.n
+        self.qkeys: list[list[tuple]] = [[] for _ in range(self.n)]
+        self.started_in_pass: list[int] = []
         self.admitted: list[tuple[int, ...]] = [()] * self.n
-        self.dead_entries = 0
+        self.part_pending = [0] * len(self.pname)
         self.static_reason: dict[tuple[int, int], str] = {}
         self.fail_memo: dict[tuple[int, int], int] = {}
         self.limit_blocked: set[int] = set()
@@ -476,18 +499,17 @@ class Engine:
             if t == t_lim:
                 self.dirty_main = self.dirty_bf = True
                 happened = True
-            if self.dead_entries > 1024 and self.dead_entries * 2 > len(self.queue):
-                self.queue = [e for e in self.queue if self.state[e[3]] == PENDING]
-                self.dead_entries = 0
             if t == ns:
                 self.main_pass(t, full=True)
                 ns += si
             elif happened and self.n_pending:
                 self.main_pass(t, full=False)
+            self._drop_started()
             if t == nb:
                 if self.n_pending:
                     self.backfill.run(t)
                     self.passes_bf += 1
+                    self._drop_started()
                 self.dirty_bf = False
                 nb += bi
             if self.limit_blocked or self.li_rate:
@@ -498,6 +520,15 @@ class Engine:
                 r = self.reason[j]
                 self._set_reason(j, "None", now)
                 self.reason[j] = r
+
+    def _drop_started(self) -> None:
+        """Remove the queue entries of jobs started in the last pass (deferred: passes iterate the queue)."""
+        queue = self.queue
+        for j in self.started_in_pass:
+            for key in self.qkeys[j]:
+                del queue[bisect.bisect_left(queue, key)]
+            self.qkeys[j] = []
+        self.started_in_pass.clear()
 
     # ------------------------------------------------------------ limit-idle GPUs
 
@@ -556,8 +587,8 @@ class Engine:
             "qos": J["qos"], "submit": sub, "eligible": np.asarray(self.eligible, dtype=np.float64),
             "start": start, "end": end, "wait_s": start - sub, "run_s": end - start,
             "time_limit": np.array(self.limit_used, dtype=np.int64), "state": state,
-            "nodes_alloc": np.array([collect_hostlist([names[i] for i in a]) if a else "" for a in self.alloc],
-                                    dtype=object),
+            "nodes_alloc": np.array([("" if not a else names[a[0]] if len(a) == 1 else
+                                      collect_hostlist([names[i] for i in a])) for a in self.alloc], dtype=object),
             "nodes": J["nodes"], "cpus": J["cpus"], "gpus": J["gpus"],
             "alloc_cpus": np.array(self.alloc_cpus, dtype=np.int64),
             "alloc_gpus": np.array(self.alloc_gpus, dtype=np.int64),
