@@ -157,3 +157,28 @@ def test_config_errors(workload, message):
     with pytest.raises(ConfigError) as err:
         shape(scenario(workload=workload), 0)
     assert str(err.value).startswith(message)
+
+
+@pytest.mark.parametrize("max_time", ["6:00:00", "1-00:00:00", "7-00:00:00"])
+def test_work_is_conserved(max_time):
+    """Submitted useful work + unmet demand = demand (restart overheads excluded, seconds rounded up)."""
+    shaped = shape(scenario(max_time), 11)
+    t = shaped.table
+    overhead = np.where(t["dependency"] != "", 600, 0)  # default restart_overhead of every archetype
+    useful_gpu_h = ((t["runtime"] - overhead) * t["gpus"]).sum() / 3600
+    assert useful_gpu_h + shaped.unmet_demand_gpu_h == pytest.approx(shaped.demand_gpu_h, rel=0.01)
+    assert useful_gpu_h >= shaped.demand_gpu_h - shaped.unmet_demand_gpu_h - 1e-6
+
+
+def test_without_accounts_each_archetype_is_an_account():
+    d = {
+        "cluster": {"nodes": [{"NodeName": "g[1-4]", "CPUs": 32, "RealMemory": 256000, "Gres": "gpu:4"}]},
+        "partitions": {"gpu": {"Nodes": "ALL", "Default": True, "MaxTime": "2-0"}},
+        "workload": {"kind": "archetypes", "days": 7},
+        "users": {"heavy1": {"Account": "special"}},
+    }
+    shaped = shape(Scenario.from_dict(d, source="flat.toml"), 0)
+    assert shaped.accounts["heavy1"] == "special"
+    assert shaped.accounts["heavy2"] == "heavy"
+    assert shaped.accounts["regular07"] == "regular"
+    assert set(shaped.table["partition"]) == {"gpu"}  # no debug partition: tests go to gpu too
