@@ -26,6 +26,7 @@ import numpy as np
 from simcore.errors import WorkloadError
 from simcore.limits import Limits
 from simcore.nodes import Nodes
+from simcore.priority import EnginePriority
 
 if TYPE_CHECKING:
     from simcore.config import Scenario
@@ -58,6 +59,7 @@ class Engine:
         self.limits = Limits(scenario, jobs)
         self._prepare_partitions()
         self._prepare_jobs()
+        self.priority = EnginePriority(self)
 
     # ------------------------------------------------------------ preparation
 
@@ -293,6 +295,7 @@ class Engine:
         else:
             self.reason[j] = "Priority"
         self.n_pending += 1
+        self.prio[j] = self.priority.initial(self, j, now)
         keys = []
         for k, p in entries:
             key = self.queue_key(j, k, p)
@@ -335,6 +338,7 @@ class Engine:
             self.seq += 1
             heapq.heappush(self.heap, (now + L, EV_OVERRUN, self.seq, j))
         self.limits.on_start(j, now)
+        self.priority.on_start(self, j, now)
         if by == MAIN:
             self.dirty_bf = True
         else:
@@ -351,6 +355,7 @@ class Engine:
         if now > self.start_t[j] + self.limit_used[j]:
             self.overrunning -= 1
         self.limits.on_end(j, now)
+        self.priority.on_end(self, j, now)
         self.epoch += 1
         self.fail_memo.clear()
         self.dirty_main = self.dirty_bf = True
@@ -473,7 +478,8 @@ class Engine:
             t_evt = heap[0][0] if heap else NEVER
             t_lim = self.limits.next_change(now) if self.n_pending else None
             t_lim = NEVER if t_lim is None else t_lim
-            te = min(t_sub, t_evt, t_lim)
+            t_prio = self.priority.next_tick(now) if self.n_pending and self.priority.dynamic else NEVER
+            te = min(t_sub, t_evt, t_lim, t_prio)
             bf_dirty = self.dirty_bf or self.overrunning > 0
             if te == NEVER and not self.dirty_main and not bf_dirty:
                 break
@@ -499,6 +505,8 @@ class Engine:
             if t == t_lim:
                 self.dirty_main = self.dirty_bf = True
                 happened = True
+            if t == t_prio and self.priority.recalc(self, t):   # PriorityCalcPeriod: new order
+                self.dirty_main = self.dirty_bf = True
             if t == ns:
                 self.main_pass(t, full=True)
                 ns += si

@@ -371,8 +371,15 @@ class EnginePriority:
         prio = e.prio
         if all(prio[j] == p for j, p in zip(pend, new)):
             return False
+        qkeys = e.qkeys
         for j, p in zip(pend, new):
             prio[j] = p
-        e.queue = sorted((entry[0], -prio[entry[3]]) + entry[2:] for entry in live)
-        e.dead_entries = 0
+            qkeys[j] = []
+        queue = []
+        for entry in live:
+            key = (entry[0], -prio[entry[3]]) + entry[2:]
+            queue.append(key)
+            qkeys[entry[3]].append(key)
+        queue.sort()
+        e.queue = queue
         return True
