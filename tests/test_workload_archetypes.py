@@ -128,6 +128,21 @@ def test_arrivals_follow_the_weekly_cycle():
     assert (weekday[~deadline] < 5).all()
 
 
+def test_deadline_bursts_and_quiet_nights():
+    night = [0.0] * 6 + [1.0] * 18
+    params = parse_params({"days": 28, "daily_cycle": night, "archetypes": {"deadline": {"count": 20}}})
+    demand = draw_demand(params, 3)
+    assert ((demand.submit // 3600) % 24 >= 6).all()
+    for user in np.unique(demand.user):
+        mine = demand.submit[demand.user == user]
+        assert mine.max() - mine.min() <= 3 * 86400
+
+
+def test_jobs_are_named_after_their_archetype():
+    t = shape(scenario(), 0).table
+    assert all(user.startswith(name) for user, name in zip(t["user"], t["name"]))
+
+
 def test_nice_limits():
     assert list(nice_limit(np.array([1, 300, 301, 3601, 86401, 30 * 86400 + 1]))) == [
         300, 300, 600, 5400, 129600, 31 * 86400]

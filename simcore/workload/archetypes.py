@@ -295,20 +295,26 @@ def draw_demand(params: WorkloadParams, seed: int) -> Demand:
 
 def _arrivals(rng: np.random.Generator, intensity: np.ndarray, who: np.ndarray,
               burst_days: float, count: int, total: int) -> np.ndarray:
-    """Submit times following the daily/weekly cycle; burst users within their own window."""
+    """Submit times following the daily/weekly cycle; burst users within their own window.
+
+    Inverse-CDF sampling over the cumulative intensity, restricted to each item's window, so
+    any number of burst users costs the same as one.
+    """
     hours = len(intensity)
     if burst_days <= 0:
-        picked = rng.choice(hours, p=intensity / intensity.sum(), size=total)
+        low = np.zeros(total, dtype=np.int64)
+        span = hours
     else:
         span = min(hours, max(1, int(round(burst_days * 24))))
-        start = rng.integers(0, hours - span + 1, size=count)
-        picked = np.empty(total, dtype=np.int64)
-        for user in range(count):
-            mine = np.flatnonzero(who == user)
-            window = intensity[start[user]:start[user] + span]
-            if window.sum() <= 0:  # the cycle is zero all through this window: spread evenly
-                window = np.ones(span)
-            picked[mine] = start[user] + rng.choice(span, p=window / window.sum(), size=mine.size)
+        low = rng.integers(0, hours - span + 1, size=count)[who]
+    high = low + span
+    cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
+    mass = cumulative[high] - cumulative[low]
+    u = cumulative[low] + rng.random(total) * mass
+    picked = np.searchsorted(cumulative, u, side="right") - 1
+    # A window where the cycle is zero throughout is spread evenly instead.
+    even = low + (rng.random(total) * span).astype(np.int64)
+    picked = np.where(mass > 0, np.clip(picked, low, high - 1), even)
     return picked * HOUR + rng.integers(0, HOUR, size=total)
 
 

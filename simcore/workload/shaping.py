@@ -397,5 +397,6 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
         "dependency": dependency,
         "requeue": np.ones(n_jobs, dtype=bool),
         "checkpoint_s": np.where(ckpt[item], interval, 0),
+        "name": np.array([a.name for a in params.archetypes], dtype=object)[arch_item],
     }
     return columns, unmet, int(np.count_nonzero(chainable & ok & (links > 1)))
