@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -30,7 +31,9 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 STATE_DIR = Path(os.environ.get("TRILEMMA_SLURM_DIR", "/var/tmp/trilemma-slurm"))
 CONF_DIR = Path("/etc/slurm")
@@ -39,6 +42,8 @@ ACCOUNT = "trilemma"
 MYSQL_PORT = 3307
 SLURMD_BASE_PORT = 17000
 DB_PASSWORD = "trilemma-local"  # private MariaDB bound to 127.0.0.1, test use only
+# Whoever submits to or restarts the shared local cluster holds this flock (tests, fidelity recording).
+LOCK_FILE = Path("/tmp/trilemma-slurm.lock")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,6 +328,27 @@ def _nodes_idle(spec: LocalSlurmSpec) -> bool:
 
 
 # ---------------------------------------------------------------- public entry points
+
+
+@contextmanager
+def exclusive(wait_s: float = 1800.0) -> Iterator[None]:
+    """Hold LOCK_FILE exclusively: one user of the local cluster at a time (it may be restarted)."""
+    LOCK_FILE.touch(exist_ok=True)
+    with LOCK_FILE.open("r+") as fh:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{LOCK_FILE}: still locked by another user of the local Slurm "
+                                       f"after {wait_s:.0f} s") from None
+                time.sleep(2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _daemon_pid_files(spec: LocalSlurmSpec) -> list[Path]:
