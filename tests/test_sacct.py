@@ -77,3 +77,23 @@ def test_bad_tres_option():
     with pytest.raises(ConfigError) as err:
         parse_sacct(DATA / "sacct_requeue.txt", {"tres": "both"})
     assert str(err.value) == "workload.tres: found 'both'; allowed: alloc, req"
+
+
+def test_requeued_rows_in_any_order_and_zoned_times(tmp_path):
+    path = tmp_path / "d.sacct"
+    run = "|cpu=4,gres/gpu=1,mem=4G,node=1|1|"
+    path.write_text(
+        HEADER + "\n"
+        f"5|a|p|gpu|normal|2026-01-01T01:00:00|2026-01-01T01:02:00|2026-01-01T02:02:00|3600|120|{run}COMPLETED\n"
+        f"5|a|p|gpu|normal|2026-01-01T00:00:00|2026-01-01T00:00:10|2026-01-01T00:30:10|1800|120|{run}PREEMPTED\n"
+        f"6|a|p|gpu|normal|2026-01-01T00:10:00+01:00|2026-01-01T00:10:00+01:00|2026-01-01T00:20:00+01:00|600|20|"
+        f"{run}COMPLETED\n"
+        f"7|a|p|gpu|normal|2026-01-01T00:20:00|2026-01-01T00:21:00|2026-01-01T00:31:00|600|20|{run}REQUEUED\n"
+        f"7|a|p|gpu|normal|2026-01-01T00:33:00|None|Unknown|0|20|{run}PENDING\n"
+    )
+    parsed = parse_sacct(path)
+    c = parsed.columns
+    assert list(c["job_id"]) == ["6", "5"]  # 6 submitted 23:10 UTC the day before; 7 waits to rerun
+    assert list(c["submit"]) == [0, 3000]
+    assert list(c["runtime"]) == [600, 3600]
+    assert parsed.counts.requeued_jobs == 1 and parsed.counts.skipped_running == 1

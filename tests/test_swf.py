@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simcore.errors import ConfigError, WorkloadError
 from simcore.workload.swf import parse_swf, read_swf
@@ -91,3 +93,34 @@ def test_unknown_option_lists_allowed():
 def test_missing_file():
     with pytest.raises(WorkloadError, match=r"nope.swf: cannot read SWF file \(No such file or directory\)"):
         parse_swf(DATA / "nope.swf")
+
+
+row = st.tuples(
+    st.integers(0, 10**7),                      # submit
+    st.one_of(st.just(-1), st.integers(0, 10**6)),  # run time
+    st.one_of(st.just(-1), st.integers(0, 512)),    # allocated processors
+    st.one_of(st.just(-1), st.integers(1, 10**6)),  # requested time
+    st.sampled_from([-1, 0, 1, 2, 3, 4, 5]),        # status
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(row, min_size=1, max_size=40), st.sampled_from(["scaled", "default"]))
+def test_every_line_is_a_job_or_counted(tmp_path_factory, rows, fallback):
+    path = tmp_path_factory.mktemp("swf") / "h.swf"
+    path.write_text("".join(
+        f"{i + 1} {s} -1 {r} {p} -1 -1 {p} {q} -1 {st_} -1 -1 -1 -1 -1 -1 -1\n"
+        for i, (s, r, p, q, st_) in enumerate(rows)))
+    ran = [x for x in rows if x[4] not in (2, 3, 4) and x[1] > 0 and x[2] > 0]
+    if not ran:
+        with pytest.raises(WorkloadError):
+            parse_swf(path, {"missing_time_limit": fallback})
+        return
+    parsed = parse_swf(path, {"missing_time_limit": fallback})
+    counts = parsed.counts
+    assert counts.jobs + counts.skipped_never_started + counts.skipped_partial == counts.rows == len(rows)
+    c = parsed.columns
+    assert counts.jobs == len(ran) and (c["runtime"] > 0).all() and c["submit"].min() == 0
+    assert (np.diff(c["submit"]) >= 0).all()
+    unknown = c["time_limit"] == 0
+    assert fallback == "default" or not unknown.any()

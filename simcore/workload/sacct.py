@@ -51,7 +51,9 @@ class _Job:
     runs: int = 0
     final: dict[str, str] | None = None
     final_line: int = 0
+    final_start: int = -(2**62)
     last_state: str = ""
+    last_submit: int = -(2**62)
 
 
 def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | None = None) -> ParsedTrace:
@@ -100,9 +102,12 @@ def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | No
             job = jobs[job_id] = _Job(first_line=lineno, submit=submit)
         job.submit = min(job.submit, submit)
         job.runs += 1
-        job.last_state = row["State"].split()[0] if row["State"].strip() else ""
-        if _timestamp(row.get("Start", ""), name, lineno, "Start") is not None:
-            job.final, job.final_line = row, lineno
+        if submit >= job.last_submit:  # the latest run decides whether the job has finished
+            job.last_submit = submit
+            job.last_state = row["State"].split()[0] if row["State"].strip() else ""
+        start = _timestamp(row.get("Start", ""), name, lineno, "Start")
+        if start is not None and start >= job.final_start:  # the latest run is the final one
+            job.final, job.final_line, job.final_start = row, lineno, start
     if not jobs:
         raise WorkloadError(f"{name}: no job rows after the header")
     return _to_columns(jobs, opts, name, rows, steps)
@@ -149,7 +154,9 @@ def _timestamp(text: str, name: str, lineno: int, column: str) -> int | None:
             f"{name}:{lineno}: {column} is {text!r}; expected a time like 2026-04-16T10:00:00, Unknown or None"
         ) from None
     # sacct prints local time without a zone; it is read as UTC so differences are exact.
-    return int(moment.replace(tzinfo=timezone.utc).timestamp())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
 
 
 def _seconds(row: dict[str, str], fields: tuple[str, str], raw_unit: int, name: str, lineno: int) -> int | None:
