@@ -480,7 +480,7 @@ class Engine:
             t_lim = NEVER if t_lim is None else t_lim
             t_prio = self.priority.next_tick(now) if self.n_pending and self.priority.dynamic else NEVER
             te = min(t_sub, t_evt, t_lim, t_prio)
-            bf_dirty = self.dirty_bf or self.overrunning > 0
+            bf_dirty = bool(bi) and (self.dirty_bf or self.overrunning > 0)
             if te == NEVER and not self.dirty_main and not bf_dirty:
                 break
             if self.skip_unchanged or te == NEVER:
