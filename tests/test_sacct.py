@@ -97,3 +97,18 @@ def test_requeued_rows_in_any_order_and_zoned_times(tmp_path):
     assert list(c["submit"]) == [0, 3000]
     assert list(c["runtime"]) == [600, 3600]
     assert parsed.counts.requeued_jobs == 1 and parsed.counts.skipped_running == 1
+
+
+def test_real_slurm_22_05_output():
+    """Captured from the local Slurm 22.05.8: completed, running and pending jobs."""
+    parsed = parse_sacct(DATA / "sacct_real_22.05.txt")
+    c = parsed.columns
+    assert parsed.counts.as_dict() == {"rows": 12, "jobs": 6, "skipped_never_started": 3, "skipped_running": 3,
+                                       "skipped_partial": 0, "skipped_steps": 0, "requeued_jobs": 0}
+    assert list(c["job_id"]) == ["1", "2", "3", "4", "6", "7"]
+    assert list(c["runtime"]) == [60, 90, 40, 30, 45, 15]
+    assert list(c["time_limit"]) == [120, 180, 60, 60, 60, 120]
+    assert list(c["nodes"]) == [2, 2, 4, 1, 1, 2]
+    assert list(c["cpus"]) == [64, 64, 128, 32, 32, 64]
+    assert list(c["mem_mb"]) == [1000] * 6
+    assert list(c["user"][:3]) == ["alice", "bob", "carol"]
