@@ -216,14 +216,27 @@ def _sweep_name(grid_path: str | Path) -> str:
     return load_grid(grid_path).name
 
 
-def options_from_cli(params: dict[str, Any]) -> SlurmOptions:
+def options_from_cli(params: dict[str, Any], driver_args: tuple[str, ...] = ()) -> SlurmOptions:
     """Pick the `slurm_options` values out of a click command's parameters."""
     extra = tuple(token for item in params.get("extra_sbatch") or () for token in shlex.split(item))
     return SlurmOptions(
         nodes=params["nodes"], cpus_per_task=params["cpus_per_task"], mem=params["mem"],
         time=params["time"], partition=params["partition"], account=params["account"],
         qos=params["qos"], gpus_per_node=params["gpus_per_node"], extra_sbatch=extra,
+        driver_args=driver_args,
     )
+
+
+def submit_from_cli(grid_path: str | Path, out_dir: str | Path, params: dict[str, Any],
+                    driver_args: tuple[str, ...] = ()) -> str:
+    """`sweeps launch --slurm`: validate, write, submit; returns the text to print.
+
+    `params`: the command's keyword arguments (those of `slurm_options` are picked out);
+    `driver_args`: launch options to pass on to the driver (e.g. ("--retry-failed",)).
+    """
+    sweep = _sweep_name(grid_path)
+    result = submit_sweep(grid_path, out_dir, options_from_cli(params, driver_args), sweep=sweep)
+    return describe_submission(result, out_dir, sweep)
 
 
 SLURM_PARAMS = ("slurm", "nodes", "cpus_per_task", "mem", "time", "partition", "account", "qos",
@@ -268,4 +281,4 @@ def describe_submission(result: SubmitResult, out_dir: str | Path, sweep: str) -
 
 
 __all__ = ["SlurmOptions", "SlurmError", "SubmitResult", "render_sbatch", "submit_sweep", "slurm_options",
-           "options_from_cli", "describe_submission", "slurm_dir", "SLURM_PARAMS"]
+           "options_from_cli", "submit_from_cli", "describe_submission", "slurm_dir", "SLURM_PARAMS"]

@@ -78,3 +78,19 @@ def test_ray_wait_summary_counts_only_alive_nodes():
              {"Alive": True, "Resources": {"CPU": 4.0}, "NodeManagerAddress": "10.0.0.1", "NodeManagerPort": 1},
              {"Alive": False, "Resources": {"CPU": 64.0}, "NodeManagerAddress": "10.0.0.9", "NodeManagerPort": 9}]
     assert summary(nodes) == "nodes=2 CPU=8 GPU=1 addresses=10.0.0.1:1,10.0.0.2:2"
+
+
+def test_submit_from_cli_validates_the_grid_and_submits(tmp_path, monkeypatch):
+    from cluster import slurm
+
+    fake = tmp_path / "bin" / "sbatch"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/bash\necho 4321\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:" + __import__("os").environ["PATH"])
+    params = {"slurm": True, "nodes": 2, "cpus_per_task": 4, "mem": None, "time": "30", "partition": None,
+              "account": None, "qos": None, "gpus_per_node": 0, "extra_sbatch": (), "workers": None}
+    text = slurm.submit_from_cli(grid(tmp_path), tmp_path / "res", params, driver_args=("--retry-failed",))
+    script = tmp_path / "res" / "cli-sweep" / "slurm" / "sweep.sbatch"
+    assert text.splitlines()[:2] == ["Submitted Slurm job 4321", f"  script:   {script}"]
+    assert "--retry-failed" in script.read_text()
