@@ -150,23 +150,24 @@ def test_nice_limits():
 
 @pytest.mark.parametrize("workload, message", [
     ({"archetypes": {"heavy": {"cnt": 3}}},
-     "workload.archetypes.heavy.cnt: unknown archetype parameter; allowed: account, base, burst_days,"),
+     "test.toml: workload.archetypes.heavy.cnt: unknown archetype parameter; allowed: account, base, burst_days,"),
     ({"archetypes": {"phd": {"count": 3}}},
-     "workload.archetypes.phd.base: 'phd' is not a built-in archetype; allowed: heavy, regular, new,"),
+     "test.toml: workload.archetypes.phd.base: 'phd' is not a built-in archetype; allowed: heavy, regular, new,"),
     ({"archetypes": {"heavy": {"can_checkpoint_frac": 1.5}}},
-     "workload.archetypes.heavy.can_checkpoint_frac: found 1.5; a fraction is between 0 and 1"),
+     "test.toml: workload.archetypes.heavy.can_checkpoint_frac: found 1.5; a fraction is between 0 and 1"),
     ({"archetypes": {"heavy": {"gpus": [1, 2], "gpus_weights": [1]}}},
-     "workload.archetypes.heavy.gpus_weights: 1 weights for 2 widths in gpus"),
-    ({"days": 0}, "workload.days: expected a number from 0.0416667 to 3660, found 0"),
-    ({"daily_cycle": [1, 2]}, "workload.daily_cycle: expected 24 non-negative weights (not all 0), found [1, 2]"),
+     "test.toml: workload.archetypes.heavy.gpus_weights: 1 weights for 2 widths in gpus"),
+    ({"days": 0}, "test.toml: workload.days: expected a number from 0.0416667 to 3660, found 0"),
+    ({"daily_cycle": [1, 2]}, "test.toml: workload.daily_cycle: expected 24 non-negative weights (not all 0), found [1, 2]"),
     ({"archetypes": {"owner": {"partition": "gpu-owners"}}},
      "test.toml: workload.archetypes.owner.partition: 'gpu-owners' is not a partition of the scenario; "
      "have: gpu, debug, preempt, owners"),
     ({"archetypes": {"regular": {"account": "nowhere"}}},
      "test.toml: workload.archetypes.regular.account: 'nowhere' is not an [accounts.<name>] table; "
      "have: bio, chem, physics"),
-    ({"chain_dependency": "after"}, "workload.chain_dependency: found 'after'; allowed: afterany, afterok"),
-    ({"jobs": 5}, "workload.jobs: unknown key for kind = \"archetypes\"; allowed: archetypes, chain_dependency,"),
+    ({"chain_dependency": "after"}, "test.toml: workload.chain_dependency: found 'after'; allowed: afterany, afterok"),
+    ({"jobs": 5}, "test.toml: workload.jobs: unknown key for kind = \"archetypes\"; allowed: archetypes, chain_dependency,"),
+    ({"scale": 0.01}, "test.toml: workload.archetypes: no users (every count x scale rounds to 0)"),
 ])
 def test_config_errors(workload, message):
     with pytest.raises(ConfigError) as err:

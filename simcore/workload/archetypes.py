@@ -20,7 +20,6 @@ import numpy as np
 from simcore.errors import ConfigError
 from simcore.units import parse_duration
 
-KEY = "workload"
 HOUR = 3600
 
 # Relative submission intensity per hour of day (0 = midnight) and per weekday (Monday first):
@@ -116,7 +115,7 @@ class Demand:
     user_preemptible: np.ndarray  # bool per user: opted into preemptible partitions
 
 
-def parse_params(workload: Mapping[str, Any], source: str = KEY) -> WorkloadParams:
+def parse_params(workload: Mapping[str, Any], source: str = "workload") -> WorkloadParams:
     """Validate the [workload] table; errors name the dotted key."""
     allowed = {f.name for f in dataclasses.fields(WorkloadParams)} | {"kind"}
     for key in workload:
@@ -139,6 +138,8 @@ def parse_params(workload: Mapping[str, Any], source: str = KEY) -> WorkloadPara
         if not isinstance(tables, Mapping) or not tables:
             raise ConfigError(f"{source}.archetypes: expected tables [workload.archetypes.<name>]")
         archetypes = tuple(_archetype(name, tables[name], f"{source}.archetypes.{name}") for name in tables)
+    if all(round(a.count * scale) == 0 for a in archetypes):
+        raise ConfigError(f"{source}.archetypes: no users (every count x scale rounds to 0)")
     return WorkloadParams(days=days, scale=scale, daily_cycle=daily, weekly_cycle=weekly,
                           debug_max_time=debug_s, chain_dependency=dependency, archetypes=archetypes)
 
@@ -280,8 +281,6 @@ def draw_demand(params: WorkloadParams, seed: int) -> Demand:
             "user": who + first, "work_gpu_h": work, "gpus": gpus, "submit": submit,
             "limit_factor": factor, "is_test": is_test,
         })
-    if not users:
-        raise ConfigError(f"{KEY}.archetypes: no users (every count is 0)")
     cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in
             ("user", "work_gpu_h", "gpus", "submit", "limit_factor", "is_test")}
     return Demand(

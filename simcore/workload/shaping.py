@@ -78,7 +78,7 @@ def shape(scenario: Any, seed: int = 0) -> Shaped:
     """Demand for `seed` under `scenario` (a simcore.config.Scenario) as a job table."""
     from simcore.jobs import JobTable
 
-    params = parse_params(dict(scenario.workload.params), "workload")
+    params = parse_params(dict(scenario.workload.params), f"{scenario.source}: workload")
     views = partition_views(scenario, params)
     demand = draw_demand(params, seed)
     accounts = assign_accounts(scenario, params, demand, views)
@@ -185,7 +185,9 @@ def _user_choices(scenario: Any, params: WorkloadParams, demand: Demand, account
     out = []
     for u, user in enumerate(demand.users):
         a = params.archetypes[demand.user_archetype[u]]
-        key = (demand.user_archetype[u], accounts[u], bool(demand.user_preemptible[u]), user in scenario.users)
+        # Users with their own association (limits) get their own entry; the rest share by group.
+        key = (demand.user_archetype[u], accounts[u], bool(demand.user_preemptible[u]),
+               user if user in scenario.users else None)
         if key not in cache:
             cache[key] = _choices_for(scenario, a, accounts[u], user, bool(demand.user_preemptible[u]), views)
         out.append(cache[key])
