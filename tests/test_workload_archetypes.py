@@ -198,3 +198,12 @@ def test_without_accounts_each_archetype_is_an_account():
     assert shaped.accounts["heavy2"] == "heavy"
     assert shaped.accounts["regular07"] == "regular"
     assert set(shaped.table["partition"]) == {"gpu"}  # no debug partition: tests go to gpu too
+
+
+def test_user_association_limits_apply_to_that_user_only():
+    users = {"heavy1": {"Account": "physics", "MaxTRESPerJob": "gres/gpu=1"},
+             "heavy2": {"Account": "physics", "MaxTRESPerJob": "gres/gpu=2"}}
+    t = shape(scenario(users=users), 6).table
+    assert t["gpus"][t["user"] == "heavy1"].max() == 1
+    assert t["gpus"][t["user"] == "heavy2"].max() == 2
+    assert t["gpus"][t["user"] == "heavy3"].max() > 2
