@@ -358,7 +358,8 @@ class EnginePriority:
             self._rate[j] = 0.0
 
     def recalc(self, e: "Engine", now: int) -> bool:
-        """Recompute pending jobs' priorities; re-sort the queue if any changed (returns whether)."""
+        """Recompute pending jobs' priorities and re-key the queue; True if the order changed
+        (a uniform age increase changes every priority but not the order: no new pass needed)."""
         from simcore.engine import PENDING
 
         self.calc.refresh(now)
@@ -382,4 +383,4 @@ class EnginePriority:
             qkeys[entry[3]].append(key)
         queue.sort()
         e.queue = queue
-        return True
+        return any(a[3:] != b[3:] for a, b in zip(live, queue))
