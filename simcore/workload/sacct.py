@@ -18,12 +18,14 @@ from typing import Any
 import numpy as np
 
 from simcore.errors import ConfigError, TrilemmaError, WorkloadError
+from simcore.units import parse_duration, parse_tres
 from simcore.workload.importing import ImportCounts, options_from_mapping
 from simcore.workload.swf import MAX_SECONDS, ParsedTrace
 
 # Columns the importer reads; every other header column is ignored.
 ID_FIELDS = ("JobIDRaw", "JobID")
 ELAPSED_FIELDS = ("ElapsedRaw", "Elapsed")
+RESOURCE_FIELDS = ("AllocTRES", "ReqTRES", "NNodes", "NCPUS", "AllocCPUS")
 LIMIT_FIELDS = ("TimelimitRaw", "Timelimit")
 NOT_A_TIME = ("", "Unknown", "None", "N/A")
 # Timelimit values meaning "no limit of the job's own": the partition's limit applies.
@@ -161,8 +163,6 @@ def _timestamp(text: str, name: str, lineno: int, column: str) -> int | None:
 
 def _seconds(row: dict[str, str], fields: tuple[str, str], raw_unit: int, name: str, lineno: int) -> int | None:
     """A duration from the Raw column (in `raw_unit` seconds) or the formatted one; None = no limit."""
-    from simcore.units import parse_duration
-
     raw, formatted = fields
     if raw in row:
         text = row[raw].strip()
@@ -190,15 +190,17 @@ def _seconds(row: dict[str, str], fields: tuple[str, str], raw_unit: int, name: 
     return value
 
 
-def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int,
-               cache: dict[str, dict[str, float]]) -> tuple[int, int, int, int, str]:
+def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int) -> tuple[int, int, int, int, str]:
     """(nodes, cpus, mem_mb per node, gpus, gpu_type) from the TRES columns, else NNodes/NCPUS."""
     order = ("AllocTRES", "ReqTRES") if opts.tres == "alloc" else ("ReqTRES", "AllocTRES")
     tres: dict[str, float] = {}
     for column in order:
         text = row.get(column, "").strip()
         if text:
-            tres = cache.get(text) or _parse_tres(text, f"{name}:{lineno}: {column}", cache)
+            try:
+                tres = parse_tres(text, f"{name}:{lineno}: {column}")
+            except TrilemmaError as exc:
+                raise WorkloadError(str(exc)) from None
             break
     nodes = int(tres.get("node", 0)) or _count(row, "NNodes", name, lineno) or 1
     cpus = int(tres.get("cpu", 0)) or _count(row, "NCPUS", name, lineno) or _count(row, "AllocCPUS", name, lineno)
@@ -211,18 +213,6 @@ def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int,
             gpus = gpus or int(count)
             break
     return nodes, cpus, int(math.ceil(mem_total / nodes)), gpus, gpu_type
-
-
-def _parse_tres(text: str, where: str, cache: dict[str, dict[str, float]]) -> dict[str, float]:
-    """parse_tres memoised per import: traces repeat a few hundred TRES strings over many rows."""
-    from simcore.units import parse_tres
-
-    try:
-        tres = parse_tres(text, where)
-    except TrilemmaError as exc:
-        raise WorkloadError(str(exc)) from None
-    cache[text] = tres
-    return tres
 
 
 def _count(row: dict[str, str], column: str, name: str, lineno: int) -> int:
@@ -249,7 +239,7 @@ def _to_columns(jobs: dict[str, _Job], opts: SacctOptions, name: str, rows: int,
         raise WorkloadError(f"{name}: no finished job in the file ({never} never started, {running} still running)")
     kept.sort(key=lambda item: (item[1].submit, item[1].first_line))
     epoch = kept[0][1].submit
-    tres_cache: dict[str, dict[str, float]] = {}
+    resource_cache: dict[tuple[str, ...], tuple[int, int, int, int, str]] = {}
     out: dict[str, list] = {key: [] for key in (
         "job_id", "user", "account", "partition", "qos", "submit", "time_limit", "runtime",
         "nodes", "cpus", "mem_mb", "gpus", "gpu_type")}
@@ -257,7 +247,12 @@ def _to_columns(jobs: dict[str, _Job], opts: SacctOptions, name: str, rows: int,
         row, lineno = job.final, job.final_line
         elapsed = _seconds(row, ELAPSED_FIELDS, 1, name, lineno)
         limit = _seconds(row, LIMIT_FIELDS, 60, name, lineno) if _has_any(row, LIMIT_FIELDS) else None
-        nodes, cpus, mem_mb, gpus, gpu_type = _resources(row, opts, name, lineno, tres_cache)
+        # Traces repeat a few hundred resource shapes over many rows: work each out once.
+        shape = tuple(row.get(c, "") for c in RESOURCE_FIELDS)
+        resources = resource_cache.get(shape)
+        if resources is None:
+            resources = resource_cache[shape] = _resources(row, opts, name, lineno)
+        nodes, cpus, mem_mb, gpus, gpu_type = resources
         out["job_id"].append(job_id)
         out["user"].append(row.get("User", "").strip())
         out["account"].append(row.get("Account", "").strip())
