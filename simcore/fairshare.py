@@ -360,6 +360,15 @@ class Fairshare:
         self.pair_user = np.asarray([p[1] for p in anc_pairs], dtype=np.int64)
         self.path = path
         self.path_len = t.depth[users]
+        self._parent0 = np.maximum(t.parent, 0)
+        self._zero_share = self.s_level == 0
+        self._zero_share[0] = False
+        self._any_parent = bool(use_parent.any())
+        self._pad = path < 0
+        self._padded = bool(self._pad.any())
+        self._path0 = np.maximum(path, 0)
+        self._flag = np.where(self._pad, False, ~t.is_user[self._path0]).astype(np.int8)
+        self._mixed_depth = len(set(self.path_len.tolist())) > 1
         self.by_depth = [np.flatnonzero(t.depth == d) for d in range(1, int(t.depth.max()) + 1)] if n > 1 else []
 
     # ----- usage bookkeeping -----
@@ -417,12 +426,12 @@ class Fairshare:
 
     def level_fs(self, usage: np.ndarray) -> np.ndarray:
         """Fair Tree's Level Fairshare S/U of every association (sshare's "Level FS")."""
-        t = self.tree
-        par_usage = usage[np.maximum(t.parent, 0)]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.where(par_usage > 0, usage / par_usage, 0.0)
-            lf = np.where(self.s_level == 0, 0.0, np.where(u > 0, self.s_level / u, np.inf))
-        lf[self.use_parent] = np.inf
+        par_usage = usage[self._parent0]
+        u = np.divide(usage, par_usage, out=np.zeros_like(usage), where=par_usage > 0)
+        lf = np.divide(self.s_level, u, out=np.full_like(usage, np.inf), where=u > 0)
+        lf[self._zero_share] = 0.0
+        if self._any_parent:
+            lf[self.use_parent] = np.inf
         return lf
 
     def _fair_tree(self, usage: np.ndarray) -> np.ndarray:
@@ -430,35 +439,38 @@ class Fairshare:
         n_users = len(self.users)
         if n_users == 0:
             return out
-        lf = self.level_fs(usage)
-        valid = self.path >= 0
-        idx = np.maximum(self.path, 0)
-        neg_lf = np.where(valid, -lf[idx], 0.0)
-        flag = np.where(valid, ~self.tree.is_user[idx], False).astype(np.int8)
-        depth = self.path.shape[1]
+        neg_lf = -self.level_fs(usage)[self._path0]
+        if self._padded:
+            neg_lf[self._pad] = 0.0
+        flag = self._flag
         keys = []
-        for k in range(depth - 1, -1, -1):     # lexsort: last key is primary
+        for k in range(flag.shape[1] - 1, -1, -1):     # lexsort: last key is primary
             keys.append(flag[:, k])
             keys.append(neg_lf[:, k])
         order = np.lexsort(keys)
-        lf_s, fl_s, len_s = neg_lf[order], flag[order], self.path_len[order]
+        lf_s = neg_lf[order]
         # Tie with the previous user in visit order (Slurm's tie rules 1-3, see module docstring).
-        differs = (lf_s[1:] != lf_s[:-1]) | (fl_s[1:] != fl_s[:-1])
-        any_diff = differs.any(axis=1)
-        j = differs.argmax(axis=1)
-        rows = np.arange(1, n_users)
-        prev = rows - 1
-        tied_rule3 = (
-            (len_s[prev] == j + 1)
-            & (lf_s[prev, j] == lf_s[rows, j])
-            & (fl_s[prev, j] == 0)
-            & (fl_s[rows, j] == 1)
-        )
-        tied = np.concatenate(([False], ~any_diff | tied_rule3))
-        rnt = n_users - np.arange(n_users)
-        leader = np.maximum.accumulate(np.where(tied, 0, np.arange(n_users)))
-        rank = rnt[leader]
-        out[self.users[order]] = rank / n_users
+        same = lf_s[1:] == lf_s[:-1]
+        if self._mixed_depth:
+            fl_s = flag[order]
+            same &= fl_s[1:] == fl_s[:-1]
+            tied = same.all(axis=1)
+            j = same.argmin(axis=1)
+            rows = np.arange(1, n_users)
+            prev = rows - 1
+            len_s = self.path_len[order]
+            tied |= (
+                (len_s[prev] == j + 1)
+                & (lf_s[prev, j] == lf_s[rows, j])
+                & (fl_s[prev, j] == 0)
+                & (fl_s[rows, j] == 1)
+            )
+        else:  # all users at one depth: flags are identical per column, LF paths decide alone
+            tied = same.all(axis=1)
+        leader = np.arange(n_users)
+        leader[1:][tied] = 0
+        np.maximum.accumulate(leader, out=leader)
+        out[self.users[order]] = (n_users - leader) / n_users
         return out
 
     def _classic(self, usage: np.ndarray) -> np.ndarray:
