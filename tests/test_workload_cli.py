@@ -186,3 +186,19 @@ def test_missing_scenario_file(tmp_path):
     assert result.exit_code == 2
     assert result.output == f"Error: {tmp_path / 'none.toml'}: scenario file not found\n"
     assert not os.listdir(tmp_path)
+
+
+def test_describe_a_generated_scenario_by_archetype(scenario_file):
+    result = run("workload", "describe", scenario_file, "--seed", 2)
+    assert result.exit_code == 0, result.output
+    names = next(line for line in result.output.splitlines() if line.startswith("job names"))
+    for archetype in ("heavy", "regular", "new", "interactive", "deadline", "owner"):
+        assert f" {archetype} " in names
+
+
+def test_import_checks_partitions_against_a_scenario(tmp_path, scenario_file):
+    result = run("workload", "import", DATA / "sacct_requeue.txt", "-o", tmp_path / "x.parquet",
+                 "--scenario", scenario_file)
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {DATA / 'sacct_requeue.txt'}: job 101 (row 3) asks for partition "
+                             f"'gpu-preempt', which {scenario_file} does not define; have: gpu, debug\n")

@@ -14,20 +14,22 @@ from simcore.errors import WorkloadError
 
 QUANTILES = (0.1, 0.5, 0.9, 0.99)
 HOUR = 3600.0
+MAX_NAMES = 20  # job names are summarised only when they are few (archetypes), not one per job
 
 
 def check_partitions(table: Any, scenario: Any) -> None:
     """Raise if a job asks for a partition the scenario lacks ("" = the default partition)."""
     have = [p.name for p in scenario.partitions]
     known = set(have)
-    for name in np.unique(table["partition"]):
-        unknown = [p for p in str(name).split(",") if p and p not in known]
-        if unknown:
-            row = int(np.flatnonzero(table["partition"] == name)[0])
-            raise WorkloadError(
-                f"{table.source}: job {table['job_id'][row]} (row {row + 1}) asks for partition "
-                f"{unknown[0]!r}, which {scenario.source} does not define; have: {', '.join(have)}"
-            )
+    bad = [name for name in np.unique(table["partition"])
+           if any(p and p not in known for p in str(name).split(","))]
+    if bad:
+        row = int(np.flatnonzero(np.isin(table["partition"], bad))[0])  # the first such job
+        unknown = next(p for p in str(table["partition"][row]).split(",") if p and p not in known)
+        raise WorkloadError(
+            f"{table.source}: job {table['job_id'][row]} (row {row + 1}) asks for partition "
+            f"{unknown!r}, which {scenario.source} does not define; have: {', '.join(have)}"
+        )
 
 
 def describe(table: Any, scenario: Any = None) -> dict[str, Any]:
@@ -64,6 +66,7 @@ def describe(table: Any, scenario: Any = None) -> dict[str, Any]:
         "limit_over_runtime": (_quantiles(limit[has_limit] / np.maximum(runtime[has_limit], 1))
                                if has_limit.any() else None),
         "top_user_gpu_share": _top_share(table["user"], runtime * gpus),
+        "names": _by_name(table, runtime, gpus),
     }
     if scenario is not None:
         check_partitions(table, scenario)
@@ -84,11 +87,24 @@ def _quantiles(values: np.ndarray) -> dict[str, float]:
 
 
 def _by_partition(table: Any, runtime: np.ndarray, gpus: np.ndarray) -> dict[str, dict[str, float]]:
-    names, inverse = np.unique(table["partition"], return_inverse=True)
+    return _grouped(table["partition"], runtime, gpus)
+
+
+def _grouped(keys: np.ndarray, runtime: np.ndarray, gpus: np.ndarray) -> dict[str, dict[str, float]]:
+    names, inverse = np.unique(keys, return_inverse=True)
     jobs = np.bincount(inverse, minlength=len(names))
     gpu_h = np.bincount(inverse, weights=runtime * gpus, minlength=len(names)) / HOUR
     return {str(name) or "(default)": {"jobs": int(j), "gpu_hours": float(g)}
             for name, j, g in zip(names, jobs, gpu_h)}
+
+
+def _by_name(table: Any, runtime: np.ndarray, gpus: np.ndarray) -> dict[str, dict[str, float]] | None:
+    """Jobs and GPU-hours per job name (archetype workloads name jobs after the archetype)."""
+    names = table["name"]
+    distinct = np.unique(names)
+    if len(distinct) > MAX_NAMES or (len(distinct) == 1 and distinct[0] == ""):
+        return None
+    return _grouped(names, runtime, gpus)
 
 
 def _top_share(users: np.ndarray, gpu_s: np.ndarray) -> float | None:
@@ -125,6 +141,9 @@ def format_description(d: dict[str, Any]) -> str:
         lines.append(f"offered load    GPU {_pct(d['offered_gpu_load'])}, CPU {_pct(d['offered_cpu_load'])}")
     lines.append("partitions      " + "; ".join(
         f"{name} {v['jobs']:,} jobs {v['gpu_hours']:,.0f} GPU-h" for name, v in d["partitions"].items()))
+    if d.get("names"):
+        lines.append("job names       " + "; ".join(
+            f"{name} {v['jobs']:,} jobs {v['gpu_hours']:,.0f} GPU-h" for name, v in d["names"].items()))
     header = "                " + "".join(f"{k:>9}" for k in ("p10", "p50", "p90", "p99", "max", "mean"))
     lines.append(header)
     for key, label in (("gpus_per_job", "GPUs/job"), ("nodes_per_job", "nodes/job"), ("runtime_h", "runtime h"),
