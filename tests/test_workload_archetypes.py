@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simcore.config import Scenario
 from simcore.errors import ConfigError
@@ -207,3 +209,40 @@ def test_user_association_limits_apply_to_that_user_only():
     assert t["gpus"][t["user"] == "heavy1"].max() == 1
     assert t["gpus"][t["user"] == "heavy2"].max() == 2
     assert t["gpus"][t["user"] == "heavy3"].max() > 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    max_time=st.integers(1, 14 * 24 * 60),              # minutes
+    gpu_cap=st.one_of(st.none(), st.integers(1, 16)),
+    run_minutes=st.one_of(st.none(), st.integers(60, 200_000)),
+    seed=st.integers(0, 2**31),
+)
+def test_shaped_jobs_respect_every_limit(max_time, gpu_cap, run_minutes, seed):
+    limits = {}
+    if gpu_cap:
+        limits["MaxTRESPerUser"] = f"gres/gpu={gpu_cap}"
+    if run_minutes:
+        limits["GrpTRESRunMins"] = f"gres/gpu={run_minutes}"
+    shaped = shape(scenario(str(max_time), {"days": 3}, qos={"normal": limits} if limits else None), seed)
+    t = shaped.table
+    first = np.array([p.split(",")[0] for p in t["partition"]])
+    partition_max = {"gpu": max_time * 60, "debug": 3600, "preempt": 7 * 86400, "owners": np.inf}
+    assert all(limit <= partition_max[p] for p, limit in zip(first, t["time_limit"]))
+    assert (t["time_limit"] >= 60).all() and (t["time_limit"] % 60 == 0).all() and (t["runtime"] >= 1).all()
+    if gpu_cap:
+        assert (t["gpus"] <= gpu_cap).all()
+    if run_minutes:
+        assert (t["gpus"] * t["time_limit"] <= run_minutes * 60).all()
+    chained = t["dependency"] != ""
+    assert (t["runtime"][chained] <= t["time_limit"][chained]).all()
+    assert 0 <= shaped.unmet_demand_gpu_h <= shaped.demand_gpu_h + 1e-9
+
+
+def test_simulate_runs_the_shaped_workload():
+    from simcore import simulate
+
+    short = simulate(scenario("6:00:00", {"days": 3}), seed=1)
+    long = simulate(scenario("3-00:00:00", {"days": 3}), seed=1)
+    assert short.metrics["jobs_total"] == len(shape(scenario("6:00:00", {"days": 3}), 1).table)
+    assert short.metrics["jobs_total"] > long.metrics["jobs_total"]

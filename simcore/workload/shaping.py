@@ -266,7 +266,8 @@ def nice_limit(seconds: np.ndarray) -> np.ndarray:
 def _limit(use: np.ndarray, gpus: np.ndarray, lookup) -> np.ndarray:
     """The longest time limit a job may have: MaxTime/MaxWall, and GPU run-minute caps / width."""
     limit = np.minimum(lookup("max_time", use, 0), lookup("run_gpu_minutes", use, np.inf) * 60 / gpus)
-    return np.floor(np.minimum(limit, UNLIMITED)).astype(np.int64)
+    # Slurm time limits are whole minutes.
+    return (np.floor(np.minimum(limit, UNLIMITED) / 60) * 60).astype(np.int64)
 
 
 def _widen(params: WorkloadParams, arch: np.ndarray, widen: np.ndarray, gpus: np.ndarray, cap: np.ndarray,
@@ -361,7 +362,7 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
                              restart[item] + np.minimum(remaining, next_cap[item]))
     runtime = np.where(is_chain, chain_runtime, wall[item])
     asked = nice_limit(np.ceil(wall * demand.limit_factor).astype(np.int64))
-    single_limit = np.maximum(60, np.minimum(asked, limit))[item]
+    single_limit = np.minimum(np.maximum(asked, 60), limit)[item]
     time_limit = np.where(is_chain, limit[item], single_limit)
     dependency = np.full(n_jobs, "", dtype=object)
     linked = np.flatnonzero(link > 0)
