@@ -43,6 +43,7 @@ def test_formatted_times_and_steps():
     assert list(c["time_limit"]) == [172800, 1800]  # 2-00:00:00, 30:00
     assert list(c["gpus"]) == [1, 0]
     assert parsed.counts.skipped_steps == 1
+    assert list(c["name"]) == ["train", "eval"]
 
 
 def test_parsable_with_trailing_bar_and_req_tres(tmp_path):
@@ -57,6 +58,7 @@ def test_parsable_with_trailing_bar_and_req_tres(tmp_path):
     assert (alloc["cpus"][0], alloc["gpus"][0], alloc["mem_mb"][0]) == (4, 2, 4096)
     assert (req["cpus"][0], req["gpus"][0], req["gpu_type"][0], req["mem_mb"][0]) == (2, 1, "h100", 2048)
     assert alloc["time_limit"][0] == 1200
+    assert alloc["name"][0] == ""  # no JobName column
 
 
 def test_read_sacct_keeps_time_origin():

@@ -242,7 +242,7 @@ def _to_columns(jobs: dict[str, _Job], opts: SacctOptions, name: str, rows: int,
     resource_cache: dict[tuple[str, ...], tuple[int, int, int, int, str]] = {}
     out: dict[str, list] = {key: [] for key in (
         "job_id", "user", "account", "partition", "qos", "submit", "time_limit", "runtime",
-        "nodes", "cpus", "mem_mb", "gpus", "gpu_type")}
+        "nodes", "cpus", "mem_mb", "gpus", "gpu_type", "name")}
     for job_id, job in kept:
         row, lineno = job.final, job.final_line
         elapsed = _seconds(row, ELAPSED_FIELDS, 1, name, lineno)
@@ -266,10 +266,11 @@ def _to_columns(jobs: dict[str, _Job], opts: SacctOptions, name: str, rows: int,
         out["mem_mb"].append(mem_mb)
         out["gpus"].append(gpus)
         out["gpu_type"].append(gpu_type)
+        out["name"].append(row.get("JobName", "").strip())
     n = len(kept)
     columns: dict[str, np.ndarray] = {}
     for key, values in out.items():
-        is_text = key in ("job_id", "user", "account", "partition", "qos", "gpu_type")
+        is_text = key in ("job_id", "user", "account", "partition", "qos", "gpu_type", "name")
         columns[key] = np.asarray(values, dtype=object if is_text else np.int64)
     columns["exclusive"] = np.zeros(n, dtype=bool)
     columns["dependency"] = np.full(n, "", dtype=object)
