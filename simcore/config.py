@@ -198,9 +198,8 @@ class PartitionSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "Nodes": collect_hostlist(list(self.nodes)), "MaxTime": format_duration(self.max_time),
-            "DefaultTime": format_duration(self.default_time) if self.default_time is not None else "",
             "MaxNodes": "UNLIMITED" if self.max_nodes is None else self.max_nodes,
             "PriorityTier": self.priority_tier, "PriorityJobFactor": self.priority_job_factor,
             "AllowAccounts": "ALL" if self.allow_accounts is None else ",".join(self.allow_accounts),
@@ -209,6 +208,9 @@ class PartitionSpec:
             "GraceTime": self.grace_time, "QOS": self.qos,
             "MaxTRESPerJob": format_tres(dict(self.max_tres_per_job)),
         }
+        if self.default_time is not None:
+            out["DefaultTime"] = format_duration(self.default_time)
+        return out
 
 
 # ---------------------------------------------------------------- scheduler

@@ -12,7 +12,7 @@ def expand_hostlist(text: str, key: str) -> list[str]:
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"{key}: expected a hostlist such as \"gpu[01-20]\", got {text!r}")
     try:
-        names = _hostlist.expand_hostlist(text.strip())
+        names = _hostlist.expand_hostlist(text.strip(), allow_duplicates=True)
     except _hostlist.BadHostlist as exc:
         raise ConfigError(f"{key}: {text!r} is not a valid hostlist ({exc})") from None
     if len(set(names)) != len(names):
