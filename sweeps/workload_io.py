@@ -40,7 +40,7 @@ def load_scenario(path: str | Path):
     if isinstance(workload, dict) and isinstance(workload.get("path"), str):
         target = Path(workload["path"])
         if not target.is_absolute():
-            target = path.parent / target
+            target = (path.parent / target).resolve()
         if not target.exists():
             raise ConfigError(f"{path}: workload.path {workload['path']!r} not found (looked for {target})")
         workload["path"] = str(target)

@@ -58,10 +58,14 @@ class _Job:
     last_submit: int = -(2**62)
 
 
-def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | None = None) -> ParsedTrace:
-    """Parse sacct output; errors name the file, line and column."""
+def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | None = None,
+               *, where: str = "workload") -> ParsedTrace:
+    """Parse sacct output; errors name the file, line and column.
+
+    `where` prefixes errors in the options (a scenario passes "<file>: workload").
+    """
     path = Path(path)
-    opts = options_from_mapping(SacctOptions, options, "workload")
+    opts = options_from_mapping(SacctOptions, options, where)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -115,11 +119,12 @@ def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | No
     return _to_columns(jobs, opts, name, rows, steps)
 
 
-def read_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | None = None):
+def read_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | None = None,
+              *, where: str = "workload"):
     """Read sacct output as a native `JobTable` (see parse_sacct for the rules)."""
     from simcore.jobs import JobTable
 
-    parsed = parse_sacct(path, options)
+    parsed = parse_sacct(path, options, where=where)
     return JobTable.from_columns(parsed.columns, source=str(path), time_origin=parsed.epoch)
 
 

@@ -86,10 +86,14 @@ class ParsedTrace:
     epoch: int | None  # Unix time of submit = 0, when the trace says
 
 
-def parse_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None = None) -> ParsedTrace:
-    """Parse an SWF file; errors name the file, line and field."""
+def parse_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None = None,
+               *, where: str = "workload") -> ParsedTrace:
+    """Parse an SWF file; errors name the file, line and field.
+
+    `where` prefixes errors in the options (a scenario passes "<file>: workload").
+    """
     path = Path(path)
-    opts = options_from_mapping(SwfOptions, options, "workload")
+    opts = options_from_mapping(SwfOptions, options, where)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -120,11 +124,12 @@ def parse_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None =
     return _to_columns(data, np.asarray(lines), opts, path.name, unix_start, n_rows, partial)
 
 
-def read_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None = None):
+def read_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None = None,
+              *, where: str = "workload"):
     """Read an SWF trace as a native `JobTable` (see parse_swf for the columns and counts)."""
     from simcore.jobs import JobTable
 
-    parsed = parse_swf(path, options)
+    parsed = parse_swf(path, options, where=where)
     return JobTable.from_columns(parsed.columns, source=str(path), time_origin=parsed.epoch)
 
 
