@@ -120,3 +120,27 @@ def test_requeued_sweep_resumes_and_stores_every_run_exactly_once(slurm, tmp_pat
     assert "restart 1" in log
     resumed = re.search(r"24 runs planned, (\d+) already stored", log.split("restart 1", 1)[1])
     assert resumed and int(resumed.group(1)) >= first_attempt, log
+
+
+def test_time_limit_warning_makes_the_job_requeue_itself_and_finish(slurm, tmp_path):
+    grid = write_grid(tmp_path, "warned", jobs=600,
+                      maxtimes=["2:00:00", "4:00:00", "8:00:00", "12:00:00", "1-00:00:00", "2-00:00:00"], seeds=3)
+    out = tmp_path / "results"
+    root = out / "warned"
+    options = SlurmOptions(nodes=2, cpus_per_task=1, mem="2G", time="15",
+                           driver_args=("--flush-runs", "1", "--flush-seconds", "0.5"))
+    job = submit_sweep(grid, out, options)
+    deadline = time.monotonic() + 240
+    while not stored(root):
+        assert time.monotonic() < deadline, job.log.read_text() if job.log.exists() else "no log"
+        time.sleep(0.3)
+    # What Slurm does 120 s before the time limit (--signal=B:USR1@120), sent now.
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job.job_id], check=True)
+    wait_state(job.job_id, {"PENDING"}, 90)
+    subprocess.run(["scontrol", "update", f"jobid={job.job_id}", "starttime=now"], check=True)
+    assert wait_state(job.job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, 360) == "COMPLETED"
+    log = job.log.read_text()
+    assert "time limit near: stopping the driver, then requeueing job" in log, log
+    assert job_field(job.job_id, "Restarts") == "1"
+    rows = stored(root)
+    assert len(rows) == len({r for r, _ in rows}) == 18 and {s for _, s in rows} == {"ok"}
