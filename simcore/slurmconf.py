@@ -28,13 +28,13 @@ PARTITION_KEYS = (
 PARTITION_ALIASES = {"shared": "OverSubscribe"}
 SCHEDULER_KEYS = (
     "SchedulerParameters", "SchedulerType", "EnforcePartLimits", "OverTimeLimit", "PreemptType",
-    "PreemptMode",
+    "PreemptMode", "PreemptExemptTime", "SelectType", "SelectTypeParameters",
 )
 PRIORITY_KEYS = (
     "PriorityType", "PriorityDecayHalfLife", "PriorityCalcPeriod", "PriorityMaxAge",
     "PriorityWeightAge", "PriorityWeightFairshare", "PriorityWeightJobSize",
     "PriorityWeightPartition", "PriorityWeightQOS", "PriorityFlags", "PriorityFavorSmall",
-    "FairShareDampeningFactor",
+    "FairShareDampeningFactor", "PriorityUsageResetPeriod",
 )
 INT_KEYS = frozenset({
     "CPUs", "RealMemory", "Weight", *NODE_LAYOUT_KEYS, "PriorityTier", "PriorityJobFactor",
@@ -159,6 +159,7 @@ class _Builder:
         self.scheduler: dict[str, Any] = {}
         self.priority: dict[str, Any] = {}
         self.unknown: list[UnknownKey] = []
+        self.billing: dict[str, tuple[str, str]] = {}  # partition -> (where, TRESBillingWeights)
 
     def add(self, where: str, pairs: list[tuple[str, str]]) -> None:
         head = pairs[0][0].lower()
@@ -226,6 +227,9 @@ class _Builder:
                 number = _typed("PriorityTier", value, where)
                 values["PriorityTier"] = values["PriorityJobFactor"] = number
                 continue
+            if key.lower() == "tresbillingweights":
+                values["TRESBillingWeights"] = (where, value)
+                continue
             canon = known.get(key.lower())
             if canon is None:
                 self.unknown.append(UnknownKey(where, key, value))
@@ -238,6 +242,8 @@ class _Builder:
         if name in self.partitions:
             raise ConfigError(f"{where}: PartitionName={name} is defined twice")
         merged = {**self.partition_default, **values}
+        if "TRESBillingWeights" in merged:
+            self.billing[name] = merged.pop("TRESBillingWeights")
         nodes = merged.get("Nodes", "")
         if nodes and nodes.upper() != "ALL":
             missing = [h for h in _expand(nodes, where, f"PartitionName={name} Nodes") if h not in self.node_names]
@@ -281,6 +287,13 @@ class _Builder:
         scenario["partitions"] = self.partitions
         if self.scheduler:
             scenario["scheduler"] = self.scheduler
+        # The scenario has one TRESBillingWeights ([priority]); per-partition values map onto it
+        # only when every partition that sets them agrees.
+        weights = {value for _, value in self.billing.values()}
+        if len(weights) == 1 and len(self.billing) == len(self.partitions):
+            self.priority["TRESBillingWeights"] = weights.pop()
+        else:
+            self.unknown.extend(UnknownKey(w, "TRESBillingWeights", v) for w, v in self.billing.values())
         if self.priority:
             scenario["priority"] = self.priority
         # QOS live in slurmdbd, not slurm.conf: a partition's QOS gets an empty table to fill in.

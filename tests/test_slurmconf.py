@@ -90,3 +90,26 @@ def test_errors(tmp_path, text, message):
     with pytest.raises(ConfigError) as err:
         read_slurm_conf(path)
     assert str(err.value) == message
+
+
+def test_billing_weights_and_preempt_exempt_time(tmp_path):
+    path = tmp_path / "slurm.conf"
+    path.write_text(
+        "PreemptExemptTime=00:10:00\nPriorityUsageResetPeriod=MONTHLY\nNodeName=n[1-2] CPUs=8 Gres=gpu:2\n"
+        "PartitionName=DEFAULT TRESBillingWeights=CPU=1.0,GRES/gpu=4.0\n"
+        "PartitionName=a Nodes=n1\nPartitionName=b Nodes=n2\n"
+    )
+    conf = read_slurm_conf(path)
+    assert conf.scenario["scheduler"] == {"PreemptExemptTime": "00:10:00"}
+    assert conf.scenario["priority"] == {"PriorityUsageResetPeriod": "MONTHLY",
+                                         "TRESBillingWeights": "CPU=1.0,GRES/gpu=4.0"}
+    assert conf.unknown == ()
+    Scenario.from_dict(conf.scenario, source="slurm.conf")
+    path.write_text(path.read_text() + "PartitionName=c Nodes=n2 TRESBillingWeights=CPU=2.0\n")
+    conf = read_slurm_conf(path)
+    assert "TRESBillingWeights" not in conf.scenario["priority"]
+    assert [str(u) for u in conf.unknown] == [
+        "slurm.conf:4: TRESBillingWeights=CPU=1.0,GRES/gpu=4.0",  # where a and b got it: the DEFAULT line
+        "slurm.conf:4: TRESBillingWeights=CPU=1.0,GRES/gpu=4.0",
+        "slurm.conf:7: TRESBillingWeights=CPU=2.0",
+    ]
