@@ -136,8 +136,8 @@ def partition_views(scenario: Any, params: WorkloadParams) -> dict[str, Partitio
 
 
 def _mode(p: Any, sched: Any) -> str:
-    mode = (p.preempt_mode or "OFF").upper()
-    return sched.preempt_mode.upper() if mode == "OFF" and p.preempt_mode in ("", None) else mode
+    """The partition's PreemptMode, else the global one (as Slurm inherits it)."""
+    return (p.preempt_mode or sched.preempt_mode).upper()
 
 
 def assign_accounts(scenario: Any, params: WorkloadParams, demand: Demand,
@@ -153,8 +153,7 @@ def assign_accounts(scenario: Any, params: WorkloadParams, demand: Demand,
     leaves = sorted(known - parents - {"root"})
     owner_accounts = sorted({a for v in views.values() if v.allow_accounts for a in v.allow_accounts})
     open_leaves = [a for a in leaves if a not in owner_accounts] or leaves
-    out: list[str] = []
-    position = 0
+    pools: dict[int, list[str]] = {}
     for index, a in enumerate(params.archetypes):
         for account in a.account:
             if known and account not in known:
@@ -162,19 +161,21 @@ def assign_accounts(scenario: Any, params: WorkloadParams, demand: Demand,
                     f"{scenario.source}: workload.archetypes.{a.name}.account: {account!r} is not an "
                     f"[accounts.<name>] table; have: {', '.join(sorted(known))}"
                 )
-        users = [u for u, arch in zip(demand.users[position:], demand.user_archetype[position:]) if arch == index]
         if a.account:
-            pool = list(a.account)
+            pools[index] = list(a.account)
         elif a.base == "owner" and owner_accounts:
-            pool = owner_accounts
-        elif open_leaves:
-            pool = open_leaves
+            pools[index] = owner_accounts
         else:
-            pool = [a.name]
-        for i, user in enumerate(users):
-            assoc = scenario.users.get(user)
-            out.append(str(assoc.table["Account"]) if assoc and "Account" in assoc.table else pool[i % len(pool)])
-        position += len(users)
+            pools[index] = open_leaves or [a.name]
+    out: list[str] = []
+    seen: dict[int, int] = {}
+    for user, index in zip(demand.users, demand.user_archetype.tolist()):
+        nth = seen[index] = seen.get(index, -1) + 1
+        assoc = scenario.users.get(user)
+        if assoc is not None and "Account" in assoc.table:
+            out.append(str(assoc.table["Account"]))
+        else:
+            out.append(pools[index][nth % len(pools[index])])
     return out
 
 
