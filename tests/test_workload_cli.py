@@ -202,3 +202,26 @@ def test_import_checks_partitions_against_a_scenario(tmp_path, scenario_file):
     assert result.exit_code == 2
     assert result.output == (f"Error: {DATA / 'sacct_requeue.txt'}: job 101 (row 3) asks for partition "
                              f"'gpu-preempt', which {scenario_file} does not define; have: gpu, debug\n")
+
+
+def test_swf_time_origin_survives_parquet(tmp_path):
+    out = tmp_path / "small.parquet"
+    result = run("workload", "import", DATA / "small.swf", "-o", out, "--option", "queue_map={ 1 = \"gpu\" }")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"wrote 3 jobs to {out} (skipped_never_started 1, skipped_partial 1)\n"
+    table = read_job_table(out)
+    assert table.time_origin == 1700000100
+    assert list(table["submit"]) == [0, 60, 150]
+    assert list(table["partition"]) == ["gpu", "", "gpu"]
+
+
+def test_native_csv_converts_to_parquet(tmp_path):
+    csv = tmp_path / "jobs.csv"
+    csv.write_text("job_id,user,partition,submit,runtime,time_limit,gpus\n1,ann,gpu,0,60,120,1\n2,bo,gpu,5,30,60,2\n")
+    out = tmp_path / "jobs.parquet"
+    assert run("workload", "import", csv, "-o", out).exit_code == 0
+    table = read_job_table(out)
+    assert list(table["gpus"]) == [1, 2] and table.time_origin is None
+    result = run("workload", "import", csv, "-o", out, "--option", "procs_as=cpus")
+    assert result.exit_code == 2
+    assert result.output == "Error: --option procs_as: native job tables take no import options\n"
