@@ -186,10 +186,28 @@ def _alive(pid: int | None) -> bool:
         return False
 
 
-def _stop_pid_file(pid_file: Path, timeout: float = 30.0) -> None:
-    """SIGTERM the process named by `pid_file`, wait for it to exit, SIGKILL as a last resort."""
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _daemon_alive(pid_file: Path) -> bool:
+    """The PID file's process is alive and is the daemon the file is named after."""
     pid = _read_pid(pid_file)
-    if _alive(pid):
+    daemon = pid_file.stem.split("-")[0]
+    return _alive(pid) and _comm(pid) == {"mariadb": "mariadbd"}.get(daemon, daemon)
+
+
+def _stop_pid_file(pid_file: Path, timeout: float = 30.0) -> None:
+    """SIGTERM the process named by `pid_file`, wait for it to exit, SIGKILL as a last resort.
+
+    A stale PID file (machine restarted, PID reused) must not kill an unrelated process: the
+    process's name has to match the daemon the file belongs to (slurmd-n1.pid -> slurmd).
+    """
+    pid = _read_pid(pid_file)
+    if pid is not None and _daemon_alive(pid_file):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
@@ -294,7 +312,7 @@ def _sacctmgr(*args: str) -> subprocess.CompletedProcess:
 def _start_slurmdbd() -> None:
     p = _paths()
     subprocess.run(["slurmdbd"], check=True)
-    _wait_for(lambda: _alive(_read_pid(p["run"] / "slurmdbd.pid")), "slurmdbd", 30)
+    _wait_for(lambda: _daemon_alive(p["run"] / "slurmdbd.pid"), "slurmdbd", 30)
     _wait_for(lambda: _sacctmgr("show", "cluster").returncode == 0, "slurmdbd to answer", 60)
     _sacctmgr("add", "cluster", CLUSTER_NAME)
 
@@ -366,7 +384,7 @@ def running_spec() -> LocalSlurmSpec | None:
     except (OSError, ValueError):
         return None
     spec = LocalSlurmSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-    if all(_alive(_read_pid(f)) for f in _daemon_pid_files(spec)) and _munge_ok():
+    if all(_daemon_alive(f) for f in _daemon_pid_files(spec)) and _munge_ok():
         return spec
     return None
 

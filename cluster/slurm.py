@@ -22,8 +22,9 @@ import click
 from cluster.sbatch_template import TEMPLATE
 from simcore.errors import TrilemmaError
 
-# Ray port blocks: below the Linux ephemeral range (32768+) so outgoing connections never take them.
-PORT_LOW = 10000
+# Ray port blocks: above Ray's default worker ports (10002-19999, used by any Ray started without
+# our options) and below the Linux ephemeral range (32768+) that outgoing connections take.
+PORT_LOW = 20000
 PORT_SLOT_SIZE = 128
 PORT_SLOTS = (32767 - PORT_LOW) // PORT_SLOT_SIZE
 AUTH_MODES = ("disabled", "token")
