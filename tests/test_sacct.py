@@ -114,3 +114,14 @@ def test_real_slurm_22_05_output():
     assert list(c["cpus"]) == [64, 64, 128, 32, 32, 64]
     assert list(c["mem_mb"]) == [1000] * 6
     assert list(c["user"][:3]) == ["alice", "bob", "carol"]
+
+
+def test_comment_lines_around_the_output(tmp_path):
+    path = tmp_path / "annotated.sacct"
+    path.write_text(
+        "# recorded on the local Slurm\n# sacct -X -P ...\n" + HEADER + "\n"
+        "# a note between rows\n"
+        "1|a|p|gpu|normal|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:01:05|60|2||cpu=1,node=1|1|COMPLETED\n"
+    )
+    parsed = parse_sacct(path)
+    assert parsed.counts.rows == 1 and list(parsed.columns["runtime"]) == [60]

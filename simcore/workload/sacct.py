@@ -72,7 +72,8 @@ def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | No
         raise WorkloadError(f"{path}: cannot read sacct file ({exc.strerror})") from None
     name = path.name
     lines = text.splitlines()
-    header_no = next((i for i, line in enumerate(lines) if line.strip()), None)
+    # '#' lines are annotations around the sacct output (recordings note the command and config).
+    header_no = next((i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")), None)
     if header_no is None:
         raise WorkloadError(f"{name}: empty file; expected a sacct -P header line such as JobIDRaw|User|...")
     header, trailing = _split(lines[header_no])
@@ -83,7 +84,7 @@ def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | No
     rows = steps = 0
     for lineno in range(header_no + 2, len(lines) + 1):
         line = lines[lineno - 1]
-        if not line.strip():
+        if not line.strip() or line.startswith("#"):
             continue
         values, _ = _split(line, trailing)
         if values == header:
