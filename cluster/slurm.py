@@ -193,7 +193,7 @@ class SubmitResult:
 def submit_sweep(grid_path: str | Path, out_dir: str | Path, options: SlurmOptions,
                  sweep: str | None = None, sbatch: str = "sbatch") -> SubmitResult:
     """Write the script under <out>/<sweep>/slurm/ and submit it with `sbatch --parsable`."""
-    sweep = sweep or _sweep_name(grid_path)
+    sweep = sweep or sweep_name(grid_path)
     text = render_sbatch(grid_path, out_dir, options, sweep=sweep)
     directory = slurm_dir(out_dir, sweep)
     directory.mkdir(parents=True, exist_ok=True)
@@ -210,7 +210,7 @@ def submit_sweep(grid_path: str | Path, out_dir: str | Path, options: SlurmOptio
     return SubmitResult(job_id=job_id, script=script, log=directory / f"slurm-{job_id}.out")
 
 
-def _sweep_name(grid_path: str | Path) -> str:
+def sweep_name(grid_path: str | Path) -> str:
     """The grid's [sweep] name (validated by the grid parser), which names the results folder."""
     from sweeps.grid import load_grid
 
@@ -235,7 +235,7 @@ def submit_from_cli(grid_path: str | Path, out_dir: str | Path, params: dict[str
     `params`: the command's keyword arguments (those of `slurm_options` are picked out);
     `driver_args`: launch options to pass on to the driver (e.g. ("--retry-failed",)).
     """
-    sweep = _sweep_name(grid_path)
+    sweep = sweep_name(grid_path)
     result = submit_sweep(grid_path, out_dir, options_from_cli(params, driver_args), sweep=sweep)
     return describe_submission(result, out_dir, sweep)
 
@@ -282,4 +282,4 @@ def describe_submission(result: SubmitResult, out_dir: str | Path, sweep: str) -
 
 
 __all__ = ["SlurmOptions", "SlurmError", "SubmitResult", "render_sbatch", "submit_sweep", "slurm_options",
-           "options_from_cli", "submit_from_cli", "describe_submission", "slurm_dir", "SLURM_PARAMS"]
+           "options_from_cli", "submit_from_cli", "sweep_name", "describe_submission", "slurm_dir", "SLURM_PARAMS"]

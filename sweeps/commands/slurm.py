@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cluster.slurm import options_from_cli, render_sbatch, slurm_options
+from cluster.slurm import options_from_cli, render_sbatch, slurm_options, sweep_name
 
 
 @click.command("slurm-script")
@@ -20,9 +20,7 @@ def slurm_script(grid: str, out: str, slurm: bool, **params) -> None:
         sweeps slurm-script examples/grid.toml --nodes 4 --cpus-per-task 16 --time 04:00:00 > sweep.sbatch
         sbatch sweep.sbatch
     """
-    from cluster.slurm import _sweep_name
-
-    click.echo(render_sbatch(grid, out, options_from_cli(params), sweep=_sweep_name(grid)), nl=False)
+    click.echo(render_sbatch(grid, out, options_from_cli(params), sweep=sweep_name(grid)), nl=False)
 
 
 COMMANDS = [slurm_script]
