@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simcore import policy_metrics
+
 if TYPE_CHECKING:
     from simcore.config import Scenario
     from simcore.engine import Engine
@@ -118,72 +120,16 @@ def compute(scenario: "Scenario", engine: "Engine", cols: dict[str, np.ndarray])
     m["limit_idle_gpu_h"] = float(engine.li_gpu_s / 3600.0) if total_gpus else NAN
     m["preempted_frac"] = float((cols["preemptions"][measured] > 0).sum() / n_meas) if n_meas else NAN
     m["lost_gpu_h"] = float(cols["lost_gpu_s"].sum() / 3600.0)
-    m["jain_index"] = _jain(scenario, cols, measured, gsec if total_gpus else csec)
-    m["top_user_peak_share"] = _top_user_peak(cols, started, total_gpus, total_cpus, w0, w1,
-                                              scenario.metrics.timeseries_step)
+    demand = (cols["gpus"] if total_gpus else cols["cpus"]) * engine.jobs["runtime"]
+    m["jain_index"] = policy_metrics.run_jain_index(scenario, cols["user"], cols["account"], measured,
+                                                    gsec if total_gpus else csec, demand)
+    m["top_user_peak_share"] = policy_metrics.top_user_peak_share(
+        s0[started], e0[started], (cols["alloc_gpus"] if total_gpus else cols["alloc_cpus"])[started],
+        policy_metrics.user_codes(cols["user"])[1][started], total_gpus or total_cpus, (w0, w1))
     unmet = measured & ~started
     m["unmet_demand_gpu_h"] = float((cols["gpus"][unmet] * engine.jobs["runtime"][unmet]).sum() / 3600.0)
-    m["complexity"] = complexity(scenario)
+    m["complexity"] = policy_metrics.complexity(scenario)
     return m
-
-
-def _jain(scenario: "Scenario", cols, measured: np.ndarray, used: np.ndarray) -> float:
-    """Jain's index of usage/entitlement over users with measured jobs (entitlement = Fairshare)."""
-    users = cols["user"][measured]
-    if not len(users):
-        return NAN
-    names, inv = np.unique(users.astype(str), return_inverse=True)
-    usage = np.bincount(inv, weights=used[measured], minlength=len(names))
-    shares = np.array([_shares(scenario, u) for u in names], dtype=np.float64)
-    x = usage / (shares / shares.sum())
-    sq = float((x * x).sum())
-    return float(x.sum() ** 2 / (len(x) * sq)) if sq > 0 else NAN
-
-
-def _shares(scenario: "Scenario", user: str) -> float:
-    u = scenario.users.get(user)
-    value = u.table.get("Fairshare", 1) if u is not None else 1
-    return float(value) if isinstance(value, (int, float)) and value > 0 else 1.0
-
-
-def _top_user_peak(cols, started, total_gpus: int, total_cpus: int, w0: float, w1: float, step: int) -> float:
-    """Largest share of the cluster's GPUs (CPUs if none) one user held, averaged per time step."""
-    cap = total_gpus or total_cpus
-    weight = cols["alloc_gpus"] if total_gpus else cols["alloc_cpus"]
-    if not cap or w1 <= w0 or not started.any():
-        return NAN
-    edges = np.append(np.arange(w0, w1, step, dtype=np.float64), w1)
-    widths = np.diff(edges)
-    users = cols["user"][started].astype(str)
-    s, e, g = cols["start"][started], cols["end"][started], weight[started].astype(np.float64)
-    names, inv = np.unique(users, return_inverse=True)
-    peak = 0.0
-    for k in range(len(names)):
-        sel = inv == k
-        per_bin = np.diff(_cum_usage(s[sel], e[sel], g[sel], edges)) / (cap * widths)
-        peak = max(peak, float(per_bin.max(initial=0.0)))
-    return peak
-
-
-def complexity(scenario: "Scenario") -> int:
-    """Configuration-complexity count (docs/metrics.md): partitions, their non-default settings,
-    every QOS/association limit entry, and every pair of overlapping partitions."""
-    count = 0
-    parts = scenario.partitions
-    for p in parts:
-        count += 1
-        count += sum([p.max_time is not None, p.default_time is not None, p.max_nodes is not None,
-                      p.priority_tier != 1, p.priority_job_factor != 1, p.allow_accounts is not None,
-                      p.exclusive, bool(p.qos), p.preempt_mode != "OFF", p.grace_time != 0])
-        count += len(p.max_tres_per_job)
-    for spec in [*scenario.qos.values(), *scenario.accounts.values(), *scenario.users.values()]:
-        for value in spec.limits.values():
-            count += len(value) if hasattr(value, "keys") else 1
-    for a in range(len(parts)):
-        for b in range(a + 1, len(parts)):
-            if set(parts[a].nodes) & set(parts[b].nodes):
-                count += 1
-    return count
 
 
 def timeseries(engine: "Engine", cols: dict[str, np.ndarray], step: int) -> dict[str, np.ndarray]:

@@ -165,3 +165,42 @@ def user_codes(users: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Integer codes for user names (sorted names, codes)."""
     names, codes = np.unique(np.asarray(users, dtype=object).astype(str), return_inverse=True)
     return names, codes.astype(np.int64)
+
+
+def entitlements(scenario: "Scenario", users: np.ndarray, accounts: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Each user's normalised fairshare share S (product of Fairshare ratios down the tree, summed over
+    the user's associations), for the sorted user `names`."""
+    from simcore.fairshare import AssocTree, Fairshare
+
+    tree = AssocTree.build(
+        {k: v.table for k, v in scenario.accounts.items()}, {k: v.table for k, v in scenario.users.items()},
+        zip(users.tolist(), accounts.tolist()),
+    )
+    s_norm = Fairshare(tree, 0.0).s_norm
+    index = {str(n): i for i, n in enumerate(names.tolist())}
+    out = np.zeros(len(names))
+    for (user, _), a in tree.user_assoc.items():
+        i = index.get(user)
+        if i is not None:
+            share = s_norm[a] if not np.isnan(tree.shares[a]) else s_norm[tree.parent[a]]
+            out[i] += share
+    return out
+
+
+def run_jain_index(
+    scenario: "Scenario", user: np.ndarray, account: np.ndarray, measured: np.ndarray,
+    delivered_s: np.ndarray, demand_s: np.ndarray,
+) -> float:
+    """Jain index over users with measured jobs: delivered (resource-seconds in the window, all of
+    the user's jobs) against the weighted max-min fair share of the total, weighted by fairshare
+    entitlement and capped by demand (the work of the user's measured jobs, at least what was
+    delivered)."""
+    if not measured.any():
+        return math.nan
+    names, codes = user_codes(user)
+    n = len(names)
+    delivered = per_user_sums(codes, delivered_s, n)
+    demand = np.maximum(per_user_sums(codes[measured], np.asarray(demand_s)[measured], n), delivered)
+    active = np.bincount(codes[measured], minlength=n) > 0
+    ent = entitlements(scenario, np.asarray(user), np.asarray(account), names)
+    return jain_index(delivered[active], demand[active], ent[active])

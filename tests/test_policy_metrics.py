@@ -58,3 +58,27 @@ def test_top_user_peak_share_daily():
     )
     assert share == pytest.approx(0.75)
     assert math.isnan(top_user_peak_share(np.array([0.0]), np.array([1.0]), np.array([1]), np.array([0]), 0, (0, DAY)))
+
+
+def test_complexity_counts_user_facing_rules():
+    from simcore import Scenario
+    from simcore.policy_metrics import complexity
+
+    base = {"cluster": {"nodes": [{"NodeName": "g[1-4]", "CPUs": 8, "RealMemory": 64000, "Gres": "gpu:4"}]}}
+    one = Scenario.from_dict({**base, "partitions": {"gpu": {"Nodes": "ALL", "Default": True}}}, source="t")
+    assert complexity(one) == 1
+    many = Scenario.from_dict({
+        **base,
+        "partitions": {
+            "gpu": {"Nodes": "ALL", "Default": True, "MaxTime": "3-0", "PreemptMode": "REQUEUE"},
+            "debug": {"Nodes": "g1", "MaxTime": "30", "MaxNodes": 1, "PriorityTier": 2},
+            "owner": {"Nodes": "g[3-4]", "AllowAccounts": "lab", "PriorityTier": 2},
+        },
+        "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "REQUEUE"},
+        "priority": {"PriorityType": "priority/multifactor", "PriorityWeightFairshare": 100},
+        "qos": {"normal": {"MaxTRESPerUser": "gres/gpu=8,cpu=64", "GrpTRESRunMins": "gres/gpu=7200"}},
+        "accounts": {"lab": {"GrpTRES": "gres/gpu=8"}}, "users": {"al": {"Account": "lab", "GrpTRES": "gres/gpu=4"}},
+    }, source="t")
+    # 3 partitions + 2 overlapping pairs + 1 extra tier + (MaxTime) + (MaxTime, MaxNodes) + (AllowAccounts)
+    # + 3 QOS limit entries + 1 distinct association entry + preemption 2 + fairshare 1
+    assert complexity(many) == 3 + 2 + 1 + 1 + 2 + 1 + 3 + 1 + 2 + 1
