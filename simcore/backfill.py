@@ -49,6 +49,7 @@ class Backfill:
         self.caches: dict[tuple, _ShapeCache] = {}
         self.rel: list[list[tuple[int, int, int, int]] | None] = [None] * len(engine.nodes.names)
         self.top_reservation: dict[int, int] = {}   # job -> earliest start planned while it was first
+        self.memo: dict[int, dict[tuple[int, int], int]] = {}
 
     def node_changed(self, chosen: list[int]) -> None:
         """A job started or ended on these nodes: their release timelines and shape times change."""
@@ -146,35 +147,61 @@ class Backfill:
         order = self._order(p, c, m, g, gt, ex)
         clear = self._clear
         if n == 1:
+            memo = self.memo
             best_t, best = NEVER, -1
             for raw, i in order:
                 a = raw if raw > now else (now if raw < 0 else now + 1)
                 if a >= best_t or a >= horizon:
                     break
-                t = clear(res, i, a, L) if i in res else a
+                if i in res:
+                    cached = memo.get(i)
+                    if cached is None:
+                        cached = memo[i] = {}
+                    t = cached.get((a, L))
+                    if t is None:
+                        t = cached[(a, L)] = clear(res, i, a, L)
+                else:
+                    t = a
                 if t < best_t:
                     best_t, best = t, i
                     if t == now:
                         break
             return best_t, ([best] if best >= 0 else [])
-        # Multi-node: nodes without reservations are usable from their time on; reserved nodes are
-        # checked at each candidate start (their times and the ends of reservations).
-        avail = [(raw if raw > now else (now if raw < 0 else now + 1), i) for raw, i in order if raw < horizon]
-        if len(avail) < n:
-            return NEVER, []
-        free_a = [a for a, i in avail if i not in res]
-        reserved = [(a, i) for a, i in avail if i in res]
-        times = {a for a, _ in avail if a >= avail[n - 1][0]}
-        times.update(en for _, i in reserved for _, en in res[i] if en > avail[n - 1][0])
-        for t in sorted(times):
-            if t >= horizon:
+        # Multi-node: sweep over the windows in which each node could start the job (from its time
+        # on, between reservations); the first time n windows overlap is the earliest start.
+        events: list[tuple[int, int]] = []
+        for raw, i in order:
+            a = raw if raw > now else (now if raw < 0 else now + 1)
+            if a >= horizon:
                 break
-            k = bisect.bisect_right(free_a, t)
-            if k + len(reserved) < n:
-                continue
-            ok = [i for a, i in reserved if a <= t and clear(res, i, t, L) == t]
-            if k + len(ok) >= n:
-                sel = [i for a, i in avail if a <= t and i not in res] + ok
+            lst = res.get(i)
+            if lst:
+                t = a
+                for s, en in lst:
+                    if en <= t:
+                        continue
+                    if s >= t + L:
+                        events.append((t, 1))
+                        events.append((s - L + 1, -1))
+                    t = en
+                a = t
+            events.append((a, 1))
+        if len(events) < n:
+            return NEVER, []
+        events.sort()
+        count = 0
+        for t, d in events:
+            count += d
+            if d > 0 and count >= n:
+                if t >= horizon:
+                    break
+                sel = []
+                for raw, i in order:
+                    a = raw if raw > now else (now if raw < 0 else now + 1)
+                    if a > t:
+                        break
+                    if i not in res or clear(res, i, t, L) == t:
+                        sel.append(i)
                 return t, sel
         return NEVER, []
 
@@ -185,6 +212,7 @@ class Backfill:
         sp = e.sp
         horizon = now + sp.bf_window
         res: dict[int, list[tuple[int, int]]] = {}
+        self.memo: dict[int, dict[tuple[int, int], int]] = {}   # node -> {(from, length): clear time}
         tested = 0
         per_user: dict[str, int] = {}
         users = e.jobs["user"]
@@ -228,6 +256,7 @@ class Backfill:
                     best_nodes = sorted(best_nodes, key=lambda i: (self.nodes.weight[i], i))[: e.nn[j]]
                 for i in best_nodes:
                     bisect.insort(res.setdefault(i, []), (best_t, end))
+                    self.memo.pop(i, None)
                 if first:
                     prev = self.top_reservation.get(j)
                     self.top_reservation[j] = best_t if prev is None else min(prev, best_t)
