@@ -160,6 +160,8 @@ class _Builder:
         self.priority: dict[str, Any] = {}
         self.unknown: list[UnknownKey] = []
         self.billing: dict[str, tuple[str, str]] = {}  # partition -> (where, TRESBillingWeights)
+        self.nodesets: dict[str, list[str]] = {}
+        self.features: dict[str, set[str]] = {}  # node -> its Features (for NodeSet Feature=)
 
     def add(self, where: str, pairs: list[tuple[str, str]]) -> None:
         head = pairs[0][0].lower()
@@ -167,6 +169,8 @@ class _Builder:
             self._node(where, pairs)
         elif head == "partitionname":
             self._partition(where, pairs)
+        elif head == "nodeset":
+            self._nodeset(where, pairs)
         else:
             for key, value in pairs:
                 self._global(where, key, value)
@@ -190,6 +194,9 @@ class _Builder:
         if duplicate:
             raise ConfigError(f"{where}: NodeName {min(duplicate)} is defined twice")
         self.node_names.update(hosts)
+        listed = str(values.get("Features", self.node_default.get("Features", "")))
+        features = {f.strip() for f in listed.split(",") if f.strip()}
+        self.features.update({h: features for h in hosts})
         node: dict[str, Any] = {"NodeName": name}
         # The line's own CPUs or core layout wins over the DEFAULT line's.
         cpus = _cpus(values) or _cpus(self.node_default)
@@ -246,12 +253,37 @@ class _Builder:
             self.billing[name] = merged.pop("TRESBillingWeights")
         nodes = merged.get("Nodes", "")
         if nodes and nodes.upper() != "ALL":
-            missing = [h for h in _expand(nodes, where, f"PartitionName={name} Nodes") if h not in self.node_names]
+            hosts = self._hosts(nodes, where, f"PartitionName={name} Nodes")
+            missing = [h for h in hosts if h not in self.node_names]
             if missing:
                 raise ConfigError(
                     f"{where}: PartitionName={name} Nodes={nodes}: {missing[0]} is not defined by a NodeName line"
                 )
+            if any(token in self.nodesets for token in _top_level(nodes)):
+                from simcore.hostlist import collect_hostlist
+
+                merged["Nodes"] = collect_hostlist(hosts)  # the scenario has no NodeSets
         self.partitions[name] = merged
+
+    def _nodeset(self, where: str, pairs: list[tuple[str, str]]) -> None:
+        """NodeSet=<name> Nodes=<hostlist> or Feature=<feature>: a name partitions can use in Nodes."""
+        values = {key.lower(): value for key, value in pairs}
+        name = values.pop("nodeset")
+        if set(values) - {"nodes", "feature"} or not values:
+            raise ConfigError(f"{where}: NodeSet={name} needs Nodes=<hostlist> or Feature=<feature>")
+        hosts: list[str] = []
+        if "nodes" in values:
+            hosts += self._hosts(values["nodes"], where, f"NodeSet={name} Nodes")
+        if "feature" in values:
+            hosts += [h for h, features in self.features.items() if values["feature"] in features]
+        self.nodesets[name] = list(dict.fromkeys(hosts))
+
+    def _hosts(self, expression: str, where: str, what: str) -> list[str]:
+        """Node names of a Nodes= value: hostlists and NodeSet names, comma-separated."""
+        hosts: list[str] = []
+        for token in _top_level(expression):
+            hosts += self.nodesets[token] if token in self.nodesets else _expand(token, where, what)
+        return hosts
 
     def _global(self, where: str, key: str, value: str) -> None:
         lower = key.lower()
@@ -303,6 +335,21 @@ class _Builder:
         if qos_names:
             scenario["qos"] = {q: {} for q in qos_names}
         return SlurmConf(scenario=scenario, unknown=tuple(self.unknown), notes=notes)
+
+
+def _top_level(expression: str) -> list[str]:
+    """Split a Nodes= value at commas outside brackets: "gpu[01-02,05],ns1" -> two tokens."""
+    tokens, depth, current = [], 0, []
+    for ch in expression:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            tokens.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    tokens.append("".join(current))
+    return [t.strip() for t in tokens if t.strip()]
 
 
 def _cpus(values: dict[str, Any]) -> int | None:

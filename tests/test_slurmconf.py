@@ -113,3 +113,21 @@ def test_billing_weights_and_preempt_exempt_time(tmp_path):
         "slurm.conf:4: TRESBillingWeights=CPU=1.0,GRES/gpu=4.0",
         "slurm.conf:7: TRESBillingWeights=CPU=2.0",
     ]
+
+
+def test_nodesets(tmp_path):
+    path = tmp_path / "slurm.conf"
+    path.write_text(
+        "NodeName=a[1-2] CPUs=8 Gres=gpu:2 Features=a100\nNodeName=v[1-2] CPUs=8 Gres=gpu:2 Features=v100\n"
+        "NodeSet=newgpus Feature=a100\nNodeSet=old Nodes=v[1-2]\n"
+        "PartitionName=p Nodes=newgpus,v1\nPartitionName=q Nodes=old\nPartitionName=r Nodes=a[1-2],v[1-2]\n"
+    )
+    conf = read_slurm_conf(path)
+    parts = conf.scenario["partitions"]
+    assert (parts["p"]["Nodes"], parts["q"]["Nodes"], parts["r"]["Nodes"]) == ("a[1-2],v1", "v[1-2]", "a[1-2],v[1-2]")
+    assert conf.unknown == ()
+    Scenario.from_dict(conf.scenario, source="slurm.conf")
+    path.write_text("NodeName=a1 CPUs=8\nNodeSet=x Weight=3\n")
+    with pytest.raises(ConfigError) as err:
+        read_slurm_conf(path)
+    assert str(err.value) == "slurm.conf:2: NodeSet=x needs Nodes=<hostlist> or Feature=<feature>"
