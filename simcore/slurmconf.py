@@ -283,7 +283,7 @@ class _Builder:
         hosts: list[str] = []
         for token in _top_level(expression):
             hosts += self.nodesets[token] if token in self.nodesets else _expand(token, where, what)
-        return hosts
+        return list(dict.fromkeys(hosts))  # a node named twice (set and name) counts once
 
     def _global(self, where: str, key: str, value: str) -> None:
         lower = key.lower()
