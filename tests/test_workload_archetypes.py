@@ -246,3 +246,31 @@ def test_simulate_runs_the_shaped_workload():
     long = simulate(scenario("3-00:00:00", {"days": 3}), seed=1)
     assert short.metrics["jobs_total"] == len(shape(scenario("6:00:00", {"days": 3}), 1).table)
     assert short.metrics["jobs_total"] > long.metrics["jobs_total"]
+
+
+def test_same_jobs_in_another_process():
+    """Ray workers are other processes: nothing may depend on hash seeds or import order."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import hashlib, sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from test_workload_archetypes import scenario\n"
+        "from simcore.workload.shaping import shape\n"
+        "t = shape(scenario(), 9).table\n"
+        "print(hashlib.sha256(repr([t[k].tolist() for k in sorted(t.columns)]).encode()).hexdigest())\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                             check=True)
+        digests.add(out.stdout.strip())
+    t = shape(scenario(), 9).table
+    digests.add(hashlib.sha256(repr([t[k].tolist() for k in sorted(t.columns)]).encode()).hexdigest())
+    assert len(digests) == 1
