@@ -145,6 +145,14 @@ def test_jobs_are_named_after_their_archetype():
     assert all(user.startswith(name) for user, name in zip(t["user"], t["name"]))
 
 
+def test_some_users_omit_the_time_limit():
+    t = shape(scenario(), 0).table
+    omitted = t["time_limit"] == 0
+    assert 0 < omitted.sum() < 0.2 * len(t)
+    assert (t["dependency"][omitted] == "").all()
+    assert not omitted[np.char.startswith(t["user"].astype(str), "heavy")].any()
+
+
 def test_nice_limits():
     assert list(nice_limit(np.array([1, 300, 301, 3601, 86401, 30 * 86400 + 1]))) == [
         300, 300, 600, 5400, 129600, 31 * 86400]
@@ -229,12 +237,15 @@ def test_shaped_jobs_respect_every_limit(max_time, gpu_cap, run_minutes, seed):
     first = np.array([p.split(",")[0] for p in t["partition"]])
     partition_max = {"gpu": max_time * 60, "debug": 3600, "preempt": 7 * 86400, "owners": np.inf}
     assert all(limit <= partition_max[p] for p, limit in zip(first, t["time_limit"]))
-    assert (t["time_limit"] >= 60).all() and (t["time_limit"] % 60 == 0).all() and (t["runtime"] >= 1).all()
+    given_limit = t["time_limit"] > 0  # the rest were submitted without --time (DefaultTime applies)
+    assert (t["time_limit"][given_limit] >= 60).all() and (t["time_limit"] % 60 == 0).all()
+    assert (t["runtime"] >= 1).all()
     if gpu_cap:
         assert (t["gpus"] <= gpu_cap).all()
     if run_minutes:
         assert (t["gpus"] * t["time_limit"] <= run_minutes * 60).all()
     chained = t["dependency"] != ""
+    assert given_limit[chained].all()
     assert (t["runtime"][chained] <= t["time_limit"][chained]).all()
     assert 0 <= shaped.unmet_demand_gpu_h <= shaped.demand_gpu_h + 1e-9
 

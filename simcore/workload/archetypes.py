@@ -55,6 +55,7 @@ class Archetype:
     restart_overhead: int = 10 * 60      # s a restarted chain link spends reloading its checkpoint
     limit_factor: float = 2.0            # median ratio of requested time limit to runtime
     limit_sigma: float = 0.5             # log-normal sigma of that ratio (some users underestimate)
+    no_time_limit_frac: float = 0.0      # share of single jobs submitted without --time (DefaultTime applies)
     burst_days: float = 0.0              # > 0: all of a user's work arrives within this many days
     partition: str = ""                  # partition(s) these users always ask for; "" = chosen by shaping
     qos: str = ""                        # QOS their jobs ask for; "" = the default
@@ -69,21 +70,24 @@ BUILTIN: dict[str, Archetype] = {
                   can_checkpoint_frac=0.75, preemptible_frac=0.5, limit_factor=1.5, limit_sigma=0.3),
         Archetype("regular", count=20, gpu_hours_per_week=40.0, work_gpu_h=8.0, work_sigma=1.2,
                   gpus=(1, 2, 4), gpus_weights=(0.6, 0.3, 0.1), test_jobs_per_week=3.0,
-                  can_checkpoint_frac=0.3, preemptible_frac=0.3, limit_factor=2.0, limit_sigma=0.5),
+                  can_checkpoint_frac=0.3, preemptible_frac=0.3, limit_factor=2.0, limit_sigma=0.5,
+                  no_time_limit_frac=0.05),
         Archetype("new", count=8, gpu_hours_per_week=4.0, work_gpu_h=1.0, work_sigma=1.0,
-                  gpus=(1,), test_jobs_per_week=4.0, limit_factor=3.0, limit_sigma=0.6),
+                  gpus=(1,), test_jobs_per_week=4.0, limit_factor=3.0, limit_sigma=0.6,
+                  no_time_limit_frac=0.2),
         Archetype("interactive", count=10, test_jobs_per_week=12.0, test_runtime=45 * 60,
-                  test_sigma=0.6, gpus=(1, 2), gpus_weights=(0.8, 0.2), limit_factor=2.0),
+                  test_sigma=0.6, gpus=(1, 2), gpus_weights=(0.8, 0.2), limit_factor=2.0,
+                  no_time_limit_frac=0.1),
         Archetype("deadline", count=1, gpu_hours_per_week=150.0, work_gpu_h=4.0, work_sigma=0.8,
                   gpus=(1, 2, 4), gpus_weights=(0.5, 0.3, 0.2), burst_days=3.0,
                   can_checkpoint_frac=0.5, limit_factor=1.5, limit_sigma=0.3),
         Archetype("owner", count=3, gpu_hours_per_week=60.0, work_gpu_h=12.0, work_sigma=1.0,
                   gpus=(1, 2, 4), gpus_weights=(0.4, 0.4, 0.2), test_jobs_per_week=1.0,
-                  can_checkpoint_frac=0.3, limit_factor=2.0),
+                  can_checkpoint_frac=0.3, limit_factor=2.0, no_time_limit_frac=0.05),
     )
 }
 DURATION_FIELDS = ("test_runtime", "checkpoint_interval", "restart_overhead")
-FRACTION_FIELDS = ("can_checkpoint_frac", "preemptible_frac")
+FRACTION_FIELDS = ("can_checkpoint_frac", "preemptible_frac", "no_time_limit_frac")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +112,7 @@ class Demand:
     gpus: np.ndarray          # width the user wants
     submit: np.ndarray        # s from the start
     limit_factor: np.ndarray  # requested limit / runtime
+    no_time_limit: np.ndarray  # submitted without --time (the partition's DefaultTime applies)
     is_test: np.ndarray       # short test or interactive session
     users: tuple[str, ...]
     user_archetype: np.ndarray  # index into params.archetypes, per user
@@ -277,16 +282,18 @@ def draw_demand(params: WorkloadParams, seed: int) -> Demand:
         work = np.where(is_test, np.minimum(test_h, 8.0) * gpus, size)
         factor = a.limit_factor * np.exp(a.limit_sigma * rng.standard_normal(total))
         submit = _arrivals(rng, intensity, who, a.burst_days, count, total)
+        no_time_limit = rng.random(total) < a.no_time_limit_frac
         parts.append({
             "user": who + first, "work_gpu_h": work, "gpus": gpus, "submit": submit,
-            "limit_factor": factor, "is_test": is_test,
+            "limit_factor": factor, "is_test": is_test, "no_time_limit": no_time_limit,
         })
     cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in
-            ("user", "work_gpu_h", "gpus", "submit", "limit_factor", "is_test")}
+            ("user", "work_gpu_h", "gpus", "submit", "limit_factor", "is_test", "no_time_limit")}
     return Demand(
         user=cols["user"].astype(np.int64), work_gpu_h=cols["work_gpu_h"].astype(float),
         gpus=cols["gpus"].astype(np.int64), submit=cols["submit"].astype(np.int64),
         limit_factor=cols["limit_factor"].astype(float), is_test=cols["is_test"].astype(bool),
+        no_time_limit=cols["no_time_limit"].astype(bool),
         users=tuple(users), user_archetype=np.concatenate(user_arch),
         user_checkpoint=np.concatenate(user_ckpt), user_preemptible=np.concatenate(user_pre),
     )

@@ -364,7 +364,7 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
     runtime = np.where(is_chain, chain_runtime, wall[item])
     asked = nice_limit(np.ceil(wall * demand.limit_factor).astype(np.int64))
     single_limit = np.minimum(np.maximum(asked, 60), limit)[item]
-    time_limit = np.where(is_chain, limit[item], single_limit)
+    time_limit = np.where(is_chain, limit[item], np.where(demand.no_time_limit[item], 0, single_limit))
     dependency = np.full(n_jobs, "", dtype=object)
     linked = np.flatnonzero(link > 0)
     dependency[linked] = [f"{params.chain_dependency}:{p}" for p in previous[linked].tolist()]
