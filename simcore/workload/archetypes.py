@@ -39,7 +39,8 @@ class Archetype:
     base: str = ""                       # the built-in archetype this one derives from
     count: int = 0                       # users in the group
     account: tuple[str, ...] = ()        # accounts, assigned to users round-robin; () = automatic
-    gpu_hours_per_week: float = 0.0      # production demand per user
+    gpu_hours_per_week: float = 0.0      # production demand per user (the group's mean)
+    user_sigma: float = 0.5              # log-normal sigma of users' demand around that mean
     work_gpu_h: float = 1.0              # median GPU-hours of one piece of work (log-normal)
     work_sigma: float = 1.0              # log-normal sigma of the work size
     gpus: tuple[int, ...] = (1,)         # widths a piece of work uses (GPUs)
@@ -268,8 +269,10 @@ def draw_demand(params: WorkloadParams, seed: int) -> Demand:
         probs /= probs.sum()
         # Production work: Poisson number of pieces with log-normal size, mean = the weekly demand.
         mean_size = a.work_gpu_h * np.exp(a.work_sigma**2 / 2)
-        n_work = rng.poisson(a.gpu_hours_per_week * weeks / mean_size, size=count)
-        n_test = rng.poisson(a.test_jobs_per_week * weeks, size=count)
+        # Users of one archetype differ: each gets a log-normal multiplier with mean 1.
+        spread = np.exp(a.user_sigma * rng.standard_normal(count) - a.user_sigma**2 / 2)
+        n_work = rng.poisson(a.gpu_hours_per_week * weeks / mean_size * spread)
+        n_test = rng.poisson(a.test_jobs_per_week * weeks * spread)
         total = int(n_work.sum() + n_test.sum())
         if total == 0:
             continue
