@@ -132,8 +132,8 @@ def parse_params(workload: Mapping[str, Any], source: str = "workload") -> Workl
     scale = _number(workload.get("scale", base.scale), f"{source}.scale", low=0, high=1e6)
     daily = _cycle(workload.get("daily_cycle", base.daily_cycle), 24, f"{source}.daily_cycle")
     weekly = _cycle(workload.get("weekly_cycle", base.weekly_cycle), 7, f"{source}.weekly_cycle")
-    debug = workload.get("debug_max_time", base.debug_max_time)
-    debug_s = debug if isinstance(debug, int) and not isinstance(debug, bool) else _duration(debug, f"{source}.debug_max_time")
+    debug_s = (_duration(workload["debug_max_time"], f"{source}.debug_max_time")
+               if "debug_max_time" in workload else base.debug_max_time)
     dependency = workload.get("chain_dependency", base.chain_dependency)
     if dependency not in ("afterany", "afterok"):
         raise ConfigError(f"{source}.chain_dependency: found {dependency!r}; allowed: afterany, afterok")
