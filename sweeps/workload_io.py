@@ -7,6 +7,7 @@ it back into seconds from that origin) and the import/shaping figures in the Par
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tomllib
@@ -20,7 +21,10 @@ FORMATS = ("swf", "sacct", "native")
 
 
 def load_scenario(path: str | Path):
-    """A Scenario from a scenario TOML (or a grid's [base]) or from a slurm.conf (any other name)."""
+    """A Scenario from a scenario TOML, a grid's base scenario (before its axes) or a slurm.conf.
+
+    Any name not ending in .toml is read as a slurm.conf.
+    """
     from simcore.config import Scenario
 
     path = Path(path)
@@ -34,8 +38,10 @@ def load_scenario(path: str | Path):
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    if "base" in doc and isinstance(doc["base"], dict):
-        doc = doc["base"]
+    if any(section in doc for section in ("sweep", "base", "axes")):
+        from sweeps.grid import load_grid
+
+        doc = copy.deepcopy(dict(load_grid(path).base))  # includes merged, workload path resolved
     workload = doc.get("workload")
     if isinstance(workload, dict) and isinstance(workload.get("path"), str):
         target = Path(workload["path"])

@@ -225,3 +225,14 @@ def test_native_csv_converts_to_parquet(tmp_path):
     result = run("workload", "import", csv, "-o", out, "--option", "procs_as=cpus")
     assert result.exit_code == 2
     assert result.output == "Error: --option procs_as: native job tables take no import options\n"
+
+
+def test_describe_a_grid_uses_its_base_scenario(tmp_path, scenario_file):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        '[sweep]\nname = "g"\nseeds = 1\nobjectives = { gpu_util = "max" }\n\n'
+        '[base]\ninclude = "scenario.toml"\n\n[axes]\n"partitions.gpu.MaxTime" = ["12:00:00", "2-00:00:00"]\n'
+    )
+    result = run("workload", "describe", grid, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "cluster         small: 32 GPUs, 512 CPUs" in result.output
