@@ -7,8 +7,9 @@ a run that COMPLETED; the case's sleep otherwise, e.g. for TIMEOUT jobs).
 
 Checks (docs/fidelity.md):
 - "exact" cases, per job: start within START_TOL_S of Slurm's (the last run's, for requeued jobs),
-  same final state, same started_by (sacct Flags SchedMain/SchedBackfill), same node count, and the
-  same number of runs (requeues).
+  same final state, same started_by (sacct Flags SchedMain/SchedBackfill), same node count, the
+  same number of runs (requeues), and the same QOS/association limit reasons while pending (squeue
+  snapshots vs the simulator's pending_<reason>_s columns).
 - "spread" cases (fairshare): per job, the simulated wait lies within [min, max] of Slurm's waits
   over the recordings, widened by START_TOL_S; state and node count as above.
 """
@@ -23,10 +24,11 @@ from pathlib import Path
 from simcore.hostlist import expand_hostlist
 
 from cluster.fidelity.case import MEM_PER_NODE_MB, Case, load_case
-from cluster.fidelity.golden import Golden, Run, golden_paths, read_golden
+from cluster.fidelity.golden import Golden, Run, golden_paths, read_golden, read_squeue
 
 START_TOL_S = 2
-CHECKS = ("start", "state", "started_by", "nodes", "runs")
+CHECKS = ("start", "state", "started_by", "nodes", "runs", "limit_reasons")
+LIMIT_PREFIXES = ("QOS", "Assoc")
 SPREAD_CHECKS = ("wait_spread", "state", "nodes")
 EXPECTED_FILE = Path(__file__).resolve().parents[2] / "tests" / "fidelity" / "expected_differences.toml"
 
@@ -102,6 +104,7 @@ def simulate_golden(case: Case, golden: Golden) -> dict[str, dict[str, object]]:
     scenario = Scenario.from_dict(case.scenario_dict(), source=case.source)
     table = job_table(case, golden)
     res = simulate(scenario, seed=0, jobs=table).jobs
+    limit_cols = [c for c in res if c.startswith("pending_") and c[len("pending_"):].startswith(LIMIT_PREFIXES)]
     out = {}
     for k, jid in enumerate(res["job_id"].tolist()):
         start = float(res["start"][k])
@@ -112,12 +115,27 @@ def simulate_golden(case: Case, golden: Golden) -> dict[str, dict[str, object]]:
             "state": str(res["state"][k]), "started_by": str(res["started_by"][k]),
             "nodes": len(expand_hostlist(alloc, "nodes_alloc")) if alloc else 0, "node_list": alloc,
             "runs": 1 + (int(preempt[k]) if preempt is not None else 0),
+            "limit_reasons": sorted(c[len("pending_"):-2] for c in limit_cols if res[c][k] > 0),
         }
     return out
 
 
+def slurm_limit_reasons(golden: Golden) -> dict[str, list[str]]:
+    """Per case job id: the QOS/association limit reasons squeue showed while it was pending."""
+    path = golden.path.with_suffix(".squeue")
+    names = {r.slurm_id: r.name for r in golden.runs}
+    out: dict[str, set[str]] = {name: set() for name in names.values()}
+    if path.exists():
+        for _, jid, state, reason in read_squeue(path, golden.controller_start):
+            if state == "PENDING" and reason.startswith(LIMIT_PREFIXES) and jid in names:
+                out[names[jid]].add(reason)
+    return {k: sorted(v) for k, v in out.items()}
+
+
 def slurm_view(golden: Golden) -> dict[str, dict[str, object]]:
-    """Per case job id: Slurm's last-run start, end, wait (from first submit), state, started_by, nodes."""
+    """Per case job id: Slurm's last-run start, end, wait (from first submit), state, started_by, nodes,
+    runs and the limit reasons it pended with."""
+    reasons = slurm_limit_reasons(golden)
     out = {}
     for jid, runs in golden.by_job().items():
         last: Run = runs[-1]
@@ -127,7 +145,7 @@ def slurm_view(golden: Golden) -> dict[str, dict[str, object]]:
             "start": start, "end": float(last.end) if last.end is not None else math.nan,
             "wait": start - first_submit, "state": last.state, "started_by": last.started_by,
             "nodes": last.nnodes, "node_list": last.node_list, "runs": len(runs),
-            "first_start": runs[0].start,
+            "first_start": runs[0].start, "limit_reasons": reasons.get(jid, []),
         }
     return out
 
@@ -147,7 +165,7 @@ def _exact(case: Case, golden: Golden, label: str) -> CaseResult:
         d = JobDiff(job.id, s, m)
         if math.isnan(m["start"]) or abs(m["start"] - s["start"]) > START_TOL_S:
             d.failed.append("start")
-        for check in ("state", "started_by", "nodes", "runs"):
+        for check in ("state", "started_by", "nodes", "runs", "limit_reasons"):
             if m[check] != s[check]:
                 d.failed.append(check)
         diffs.append(d)
@@ -217,6 +235,8 @@ def format_details(result: CaseResult) -> str:
             f"{d.slurm.get('node_list', d.slurm.get('wait_spread', ''))} | sim start {_fmt(d.sim.get('start'))} "
             f"{d.sim.get('state')} {d.sim.get('started_by', '')} n={d.sim.get('nodes')} runs={d.sim.get('runs', '')} "
             f"{d.sim.get('node_list', d.sim.get('wait_spread', ''))}"
+            + (f" limits slurm {d.slurm['limit_reasons']} sim {d.sim['limit_reasons']}"
+               if d.slurm.get("limit_reasons") or d.sim.get("limit_reasons") else "")
             + (f"  [{', '.join(d.failed)}]" if d.failed else ""))
     return "\n".join(lines)
 
@@ -227,22 +247,40 @@ def _fmt(v: object) -> str:
 
 def agreement_table(names: list[str]) -> str:
     """Markdown: per case/run, jobs within 2 s (or within Slurm's spread), mean and max |start diff|."""
-    rows = ["| case | golden | jobs | start within 2 s | mean / max diff (s) | state | started_by | nodes | runs |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| case | golden | jobs | start within 2 s | mean / max diff (s) | state | started_by | nodes | runs "
+            "| limit reasons |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name in names:
         case = load_case(name)
-        for r in compare_case(case):
+        results = compare_case(case)
+        if not results:
+            rows.append(f"| {name} | none recorded | {len(case.jobs)} | | | | | | | |")
+        for r in results:
             n = len(case.jobs)
             if r.error:
-                rows.append(f"| {name} | {r.label} | {n} | simulator error: {r.error[:80]} | | | | | |")
+                rows.append(f"| {name} | {r.label} | {n} | simulator error: {r.error[:80]} | | | | | | |")
                 continue
             ok = lambda check: f"{sum(check not in d.failed for d in r.jobs)}/{n}"  # noqa: E731
             diffs = r.start_diffs
             mean = f"{sum(diffs) / len(diffs):.1f} / {max(diffs):.0f}" if diffs else "n/a"
             if case.compare == "spread":
                 rows.append(f"| {name} | {r.label} | {n} | {ok('wait_spread')} within spread | "
-                            f"{mean} (vs run1) | {ok('state')} | - | {ok('nodes')} | - |")
+                            f"{mean} (vs run1) | {ok('state')} | - | {ok('nodes')} | - | - |")
             else:
                 rows.append(f"| {name} | {r.label} | {n} | {ok('start')} | {mean} | {ok('state')} | "
-                            f"{ok('started_by')} | {ok('nodes')} | {ok('runs')} |")
+                            f"{ok('started_by')} | {ok('nodes')} | {ok('runs')} | {ok('limit_reasons')} |")
     return "\n".join(rows)
+
+
+def start_latencies(golden: Golden) -> list[int]:
+    """For every run that waited: its start minus the latest End (of any run) or Submit at or before
+    it, i.e. how long after the event that freed it Slurm started it (docs/fidelity.md)."""
+    events = sorted({r.end for r in golden.runs if r.end is not None}
+                    | {r.submit for r in golden.runs if r.submit is not None})
+    out = []
+    for r in golden.runs:
+        if r.start is None or r.submit is None or r.start <= r.submit:
+            continue
+        before = [t for t in events if t <= r.start]
+        if before:
+            out.append(r.start - before[-1])
+    return out

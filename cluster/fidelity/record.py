@@ -27,12 +27,12 @@ from cluster import localslurm
 from cluster.fidelity.case import Case
 from cluster.fidelity.golden import GOLDEN_DIR, SACCT_FORMAT
 
-LOCK_FILE = Path("/tmp/trilemma-slurm.lock")
+LOCK_FILE = localslurm.LOCK_FILE
 SUBMIT_LEAD_S = 3          # first submission this long after the cluster is ready
 POLL_S = 1.0               # squeue snapshot period
 SACCT_LAG_S = 4            # sacct shows a finished job 1-3 s after it ends
 ENV = {**os.environ, "TZ": "UTC"}
-SLURM_TEST_WORDS = ("slurm", "cluster", "fidelity", "launch")
+SLURM_TEST_WORDS = ("slurm", "cluster", "fidelity")
 
 
 class Interference(RuntimeError):
@@ -53,25 +53,31 @@ def _run(cmd: list[str], check: bool = True) -> str:
 
 
 @contextmanager
-def exclusive_slurm(wait_s: float = 1800.0):
-    """Hold the shared Slurm lock; wait for foreign pytest processes that may use Slurm to finish."""
+def exclusive_slurm(wait_s: float = 3600.0):
+    """Hold the shared Slurm lock (LOCK_FILE, also taken by localslurm.exclusive) with nobody else
+    using the cluster: no foreign pytest that may touch Slurm, no foreign jobs queued.
+
+    The lock is never held while waiting for a foreign pytest: that pytest may itself be waiting
+    for the lock (tests/test_slurm_cluster.py holds it per module), so we release and retry."""
     LOCK_FILE.touch(exist_ok=True)
+    deadline = time.monotonic() + wait_s
     with LOCK_FILE.open("r+") as fh:
-        deadline = time.monotonic() + wait_s
         while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{LOCK_FILE}: still locked after {wait_s:.0f} s")
-                time.sleep(2)
+            busy = _foreign_pytest() or _foreign_jobs()
+            if not busy:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    busy = [f"{LOCK_FILE} is locked"]
+                else:
+                    busy = _foreign_pytest() or _foreign_jobs()
+                    if not busy:
+                        break
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"local Slurm still in use after {wait_s:.0f} s: {busy}")
+            time.sleep(5)
         try:
-            while _foreign_pytest() or _foreign_jobs():
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"local Slurm still in use after {wait_s:.0f} s: "
-                                       f"{_foreign_pytest() or _foreign_jobs()}")
-                time.sleep(5)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -89,8 +95,8 @@ def _ancestors() -> set[int]:
 
 
 def _foreign_pytest() -> list[str]:
-    """pytest processes (not our ancestors) that may start/stop the shared Slurm: any run of the slow
-    marker or of the whole suite, or one naming a Slurm/cluster/fidelity test file."""
+    """pytest processes (not our ancestors) that may start/stop the shared Slurm: a run of the whole
+    suite (no test paths) or one naming a Slurm/cluster/fidelity test file."""
     out = subprocess.run(["pgrep", "-af", "pytest"], capture_output=True, text=True).stdout
     mine = _ancestors()
     found = []
@@ -99,8 +105,7 @@ def _foreign_pytest() -> list[str]:
         if not words or int(words[0]) in mine:
             continue
         paths = [w for w in words[2:] if w.startswith("tests") or w.endswith(".py")]
-        slow = "slow" in words or any(w.startswith("slow") for w in words)
-        safe = paths and not slow and not any(k in w for w in paths for k in SLURM_TEST_WORDS)
+        safe = paths and not any(k in w for w in paths for k in SLURM_TEST_WORDS)
         if not safe:
             found.append(line)
     return found
