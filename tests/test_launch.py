@@ -118,3 +118,25 @@ def test_cli_launch_on_the_session_ray(ray_session, tmp_path):
     assert len(rows(out / "t")) == 4
     result = CliRunner().invoke(cli, ["status", str(out / "t")])
     assert result.output.startswith("t: 4 planned runs: 4 done, 0 failed, 0 missing")
+
+
+def test_slurm_validates_the_grid_before_submitting(tmp_path):
+    bad = DATA / "bad" / "leaf_typo.toml"
+    result = CliRunner().invoke(cli, ["launch", str(bad), "--slurm", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {bad} (partitions.gpu.MaxTim='1:00:00'): unknown key")
+    assert not list(tmp_path.iterdir())  # no script written, nothing submitted
+
+
+def test_slurm_refuses_local_execution_options(tmp_path):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00"]')
+    result = CliRunner().invoke(cli, ["launch", str(grid), "--slurm", "--serial"])
+    assert result.exit_code == 2
+    assert "--slurm starts its own Ray in the allocation; drop --serial, --address and --workers" \
+        in result.output
+
+
+@pytest.mark.parametrize("command", ["launch", "status", "compact"])
+def test_help(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Example" in result.output

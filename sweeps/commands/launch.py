@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
+from cluster.slurm import slurm_options, submit_from_cli
+from sweeps.grid import load_grid
 from sweeps.launch import DEFAULT_FLUSH_RUNS, DEFAULT_FLUSH_SECONDS, LaunchOptions
 from sweeps.launch import dry_run as describe_plan
 from sweeps.launch import launch as run_launch
+from sweeps.spec import plan
 from sweeps.status import status as read_status
 from sweeps.store import Store
 
@@ -31,10 +34,11 @@ from sweeps.store import Store
               default=DEFAULT_FLUSH_SECONDS, show_default=True, help="... or this many seconds.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
+@slurm_options
 @click.pass_context
 def launch(ctx: click.Context, grid: Path, out: Path, workers: int | None, address: str | None,
            serial: bool, retry_failed: bool, dry_run: bool, flush_runs: int,
-           flush_seconds: float, progress: bool | None) -> None:
+           flush_seconds: float, progress: bool | None, **slurm: object) -> None:
     """Run every run of GRID that is not stored yet and store it under OUT/<sweep>/.
 
     Relaunching skips stored runs (a changed grid runs only its new runs). Ctrl-C stops
@@ -45,11 +49,21 @@ def launch(ctx: click.Context, grid: Path, out: Path, workers: int | None, addre
         sweeps launch examples/grid.toml
         sweeps launch examples/grid.toml --dry-run
         sweeps launch grid.toml --address auto --out /scratch/results
+        sweeps launch grid.toml --slurm --nodes 4 --time 08:00:00 --account lab
     """
     if serial and address:
         raise click.UsageError("--serial runs without Ray; it cannot be combined with --address")
     if dry_run:
         click.echo(describe_plan(grid))
+        return
+    if slurm["slurm"]:
+        if serial or address or workers:
+            raise click.UsageError("--slurm starts its own Ray in the allocation; drop "
+                                   "--serial, --address and --workers")
+        plan(load_grid(grid))  # every run validated here, before anything is submitted
+        driver_args = ("--flush-runs", str(flush_runs), "--flush-seconds", str(flush_seconds),
+                       *(("--retry-failed",) if retry_failed else ()))
+        click.echo(submit_from_cli(grid, out, slurm, driver_args))
         return
     options = LaunchOptions(out=out, workers=workers, address=address, serial=serial,
                             retry_failed=retry_failed, flush_runs=flush_runs,
