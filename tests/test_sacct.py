@@ -125,3 +125,10 @@ def test_comment_lines_around_the_output(tmp_path):
     )
     parsed = parse_sacct(path)
     assert parsed.counts.rows == 1 and list(parsed.columns["runtime"]) == [60]
+
+
+def test_minimal_format_without_resources(tmp_path):
+    path = tmp_path / "min.sacct"
+    path.write_text("JobID|Submit|Start|ElapsedRaw|State\n3|2026-01-01T00:00:00|2026-01-01T00:00:01|5|COMPLETED\n")
+    c = parse_sacct(path).columns
+    assert (c["nodes"][0], c["cpus"][0], c["gpus"][0], c["mem_mb"][0], c["time_limit"][0]) == (1, 1, 0, 0, 0)

@@ -27,6 +27,7 @@ ID_FIELDS = ("JobIDRaw", "JobID")
 ELAPSED_FIELDS = ("ElapsedRaw", "Elapsed")
 RESOURCE_FIELDS = ("AllocTRES", "ReqTRES", "NNodes", "NCPUS", "AllocCPUS")
 LIMIT_FIELDS = ("TimelimitRaw", "Timelimit")
+MAX_COUNT = 1e12  # nodes, CPUs, MB or GPUs of one job beyond this are corrupt
 NOT_A_TIME = ("", "Unknown", "None", "N/A")
 # Timelimit values meaning "no limit of the job's own": the partition's limit applies.
 PARTITION_LIMIT = ("UNLIMITED", "Partition_Limit", "INFINITE", "")
@@ -209,7 +210,8 @@ def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int) 
                 raise WorkloadError(str(exc)) from None
             break
     nodes = int(tres.get("node", 0)) or _count(row, "NNodes", name, lineno) or 1
-    cpus = int(tres.get("cpu", 0)) or _count(row, "NCPUS", name, lineno) or _count(row, "AllocCPUS", name, lineno)
+    cpus = (int(tres.get("cpu", 0)) or _count(row, "NCPUS", name, lineno) or _count(row, "AllocCPUS", name, lineno)
+            or nodes)  # unknown: one CPU per node
     mem_total = float(tres.get("mem", 0))
     gpus = int(tres.get("gres/gpu", 0))
     gpu_type = ""
@@ -218,7 +220,11 @@ def _resources(row: dict[str, str], opts: SacctOptions, name: str, lineno: int) 
             gpu_type = key.split(":", 1)[1]
             gpus = gpus or int(count)
             break
-    return nodes, cpus, int(math.ceil(mem_total / nodes)), gpus, gpu_type
+    mem_mb = int(math.ceil(mem_total / nodes))
+    for label, value in (("nodes", nodes), ("cpus", cpus), ("memory (MB)", mem_mb), ("GPUs", gpus)):
+        if value > MAX_COUNT:
+            raise WorkloadError(f"{name}:{lineno}: {label} = {value}; at most {MAX_COUNT:.0e} is accepted")
+    return nodes, cpus, mem_mb, gpus, gpu_type
 
 
 def _count(row: dict[str, str], column: str, name: str, lineno: int) -> int:

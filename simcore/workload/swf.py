@@ -29,6 +29,7 @@ N_FIELDS = 18
 # Times beyond a year are treated as corrupt rather than as jobs (no PWA trace has one).
 MAX_SECONDS = 366 * 86400
 MAX_SUBMIT = 100 * 365 * 86400
+MAX_VALUE = 1e15  # any field: beyond this it is corrupt (and would not fit the 64-bit columns)
 # Status 2, 3, 4 are partial executions of a checkpointed or swapped job; the job itself
 # appears once more with its summary status (0, 1, 5), so partial lines are skipped.
 PARTIAL_STATUS = (2, 3, 4)
@@ -149,6 +150,10 @@ def _parse_line(line: str, name: str, lineno: int) -> list[int]:
                 f"{name}:{lineno}: field {i + 1} ({FIELD_NAMES[i]}) is {token!r}; expected a number "
                 "(-1 = unknown)"
             ) from None
+        if number > MAX_VALUE:
+            raise WorkloadError(
+                f"{name}:{lineno}: field {i + 1} ({FIELD_NAMES[i]}) is {token}; at most {MAX_VALUE:.0e} is accepted"
+            )
         if not math.isfinite(number) or (number < 0 and number != -1):
             raise WorkloadError(
                 f"{name}:{lineno}: field {i + 1} ({FIELD_NAMES[i]}) is {token}; expected >= 0 or -1 "
