@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from simcore.errors import ConfigError, WorkloadError
+from simcore.errors import ConfigError, TrilemmaError, WorkloadError
 from simcore.workload.sacct import parse_sacct, read_sacct
 
 DATA = Path(__file__).parent / "data" / "workloads"
@@ -132,3 +134,25 @@ def test_minimal_format_without_resources(tmp_path):
     path.write_text("JobID|Submit|Start|ElapsedRaw|State\n3|2026-01-01T00:00:00|2026-01-01T00:00:01|5|COMPLETED\n")
     c = parse_sacct(path).columns
     assert (c["nodes"][0], c["cpus"][0], c["gpus"][0], c["mem_mb"][0], c["time_limit"][0]) == (1, 1, 0, 0, 0)
+
+
+FIELD = st.one_of(
+    st.sampled_from(["", "Unknown", "None", "UNLIMITED", "2026-01-01T00:00:00", "COMPLETED", "CANCELLED by 5",
+                     "cpu=2,gres/gpu=1,mem=1G,node=1", "cpu=x", "gres/gpu:a100=2", "1-00:00:00", "12.batch"]),
+    st.integers(-5, 10**6).map(str),
+    st.text(alphabet="0123456789-:T=,/GMK.abc|", max_size=12),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(FIELD, min_size=13, max_size=14), min_size=1, max_size=6))
+def test_garbage_gives_one_line_errors_only(tmp_path_factory, rows):
+    """Whatever the rows hold, the importer returns jobs or raises TrilemmaError (no traceback)."""
+    path = tmp_path_factory.mktemp("fuzz") / "f.sacct"
+    path.write_text(HEADER + "\n" + "\n".join("|".join(r) for r in rows) + "\n")
+    try:
+        parsed = parse_sacct(path)
+    except TrilemmaError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert parsed.counts.jobs == len(parsed.columns["job_id"]) > 0

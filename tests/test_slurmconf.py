@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simcore.config import Scenario
-from simcore.errors import ConfigError
+from simcore.errors import ConfigError, TrilemmaError
 from simcore.slurmconf import load_slurm_conf, read_slurm_conf
 
 DATA = Path(__file__).parent / "data" / "workloads"
@@ -131,3 +133,27 @@ def test_nodesets(tmp_path):
     with pytest.raises(ConfigError) as err:
         read_slurm_conf(path)
     assert str(err.value) == "slurm.conf:2: NodeSet=x needs Nodes=<hostlist> or Feature=<feature>"
+
+
+TOKEN = st.one_of(
+    st.sampled_from(["NodeName=n[1-2]", "NodeName=DEFAULT", "CPUs=4", "CPUs=x", "Gres=gpu:2", "Gres=gpu:a:1,mps:2",
+                     "PartitionName=p", "PartitionName=DEFAULT", "Nodes=n1", "Nodes=ALL", "Nodes=n[1-", "MaxTime=1-0",
+                     "MaxTime=soon", "Default=YES", "Default=x", "MaxNodes=2", "NodeSet=s", "Feature=f", "Nodes=s",
+                     "include", "include x.conf", "SchedulerParameters=bf_interval=3,foo=1", "Priority=2", "#c", "\\",
+                     "Sockets=2", "CoresPerSocket=x", "ClusterName=c", "Weight=1", "Features=f"]),
+    st.text(alphabet="abcN=[]-,:#\\\" 0123", max_size=10),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(TOKEN, min_size=1, max_size=5).map(" ".join), min_size=1, max_size=6))
+def test_garbage_gives_one_line_errors_only(tmp_path_factory, lines):
+    """Whatever the file holds, the import returns a scenario dict or raises TrilemmaError."""
+    path = tmp_path_factory.mktemp("conf") / "slurm.conf"
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        conf = read_slurm_conf(path)
+    except TrilemmaError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert conf.scenario["cluster"]["nodes"]
