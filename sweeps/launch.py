@@ -180,6 +180,7 @@ def launch(grid_path: str | Path, options: LaunchOptions = LaunchOptions(),
         if retry:
             store.drop(retry)
         writer = _Writer(store, manifest["knob_types"], options)
+        objectives = [metric for metric, _ in grid.objectives]
         backend = None
         where = "this process (--serial)" if options.serial else "nothing to run"
         if todo and not options.serial:
@@ -194,9 +195,10 @@ def launch(grid_path: str | Path, options: LaunchOptions = LaunchOptions(),
                                        desc=grid.name, dynamic_ncols=True))
         try:
             if backend is None:
-                _drain(_serial(todo, the_plan, simulate_fn, stop), writer, bar)
+                _drain(_serial(todo, the_plan, simulate_fn, stop), writer, bar, objectives)
             else:
-                _drain(_on_ray(backend, todo, the_plan, simulate_fn, stop), writer, bar)
+                _drain(_on_ray(backend, todo, the_plan, simulate_fn, stop), writer, bar,
+                       objectives)
         finally:
             writer.flush()
     return LaunchSummary(root=root, grid_path=Path(grid_path), planned=len(the_plan.specs),
@@ -205,8 +207,18 @@ def launch(grid_path: str | Path, options: LaunchOptions = LaunchOptions(),
                          seconds=time.monotonic() - started, where=where, signal=stop.signal)
 
 
-def _drain(batches: Iterator[list[RunOutput]], writer: _Writer, bar: tqdm) -> None:
+def _drain(batches: Iterator[list[RunOutput]], writer: _Writer, bar: tqdm,
+           objectives: Sequence[str]) -> None:
+    unchecked = bool(objectives)
     for outputs in batches:
         writer.add(outputs)  # an empty list is a heartbeat: time to check flush_seconds
         bar.update(len(outputs))
         bar.set_postfix(failed=writer.failed, refresh=False)
+        first_ok = next((o for o in outputs if o.status != FAILED), None)
+        if unchecked and first_ok is not None:
+            unchecked = False
+            missing = [m for m in objectives if m not in first_ok.metrics]
+            if missing:  # objectives only steer the report; fixing them re-runs nothing
+                tqdm.write(f"Warning: objective {', '.join(map(repr, missing))} is not a metric "
+                           f"of these runs (metrics: {', '.join(first_ok.metrics)}); fix "
+                           "[sweep] objectives and relaunch: no run is repeated", file=sys.stderr)

@@ -140,3 +140,26 @@ def test_slurm_refuses_local_execution_options(tmp_path):
 def test_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_an_objective_that_is_not_a_metric_is_reported_once(tmp_path, capsys):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00"]',
+                      sweep='seeds = 2\nobjectives = { gpu_utilisation = "max", gpu_util = "max" }')
+    assert launch(grid, serial(tmp_path / "results")).ok == 2
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "Warning" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Warning: objective 'gpu_utilisation' is not a metric of these "
+                                  "runs (metrics: ")
+
+
+def test_jobs_and_timeseries_tables_are_stored_with_run_ids(tmp_path):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00", "1-00:00:00"]',
+                      sweep="seeds = 1\nstore_jobs = true\nstore_timeseries = true")
+    out = tmp_path / "results" / "t"
+    launch(grid, serial(tmp_path / "results", flush_runs=1))
+    per_run = duckdb.sql(
+        f"SELECT r.run_id, r.jobs_total, count(*) FROM '{out}/runs/*.parquet' r "
+        f"JOIN '{out}/jobs/*.parquet' j USING (run_id) GROUP BY ALL").fetchall()
+    assert len(per_run) == 2 and all(total == n for _, total, n in per_run)
+    series = duckdb.sql(f"SELECT count(DISTINCT run_id) FROM '{out}/timeseries/*.parquet'")
+    assert series.fetchall() == [(2,)]
