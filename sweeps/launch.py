@@ -29,6 +29,7 @@ from sweeps.store import Store
 
 DEFAULT_FLUSH_RUNS = 200
 DEFAULT_FLUSH_SECONDS = 30.0
+FLUSH_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,13 @@ class _StopOnSignal:
 
 
 class _Writer:
-    """Buffers finished runs and stores them every `flush_runs` runs or `flush_seconds`."""
+    """Buffers finished runs and stores them every `flush_runs` runs or `flush_seconds`, or
+    sooner when their jobs/timeseries tables reach `FLUSH_BYTES` (bounds driver memory)."""
 
     def __init__(self, store: Store, knob_types: Mapping[str, str], options: LaunchOptions):
         self.store, self.knob_types, self.options = store, knob_types, options
         self.buffer: list[RunOutput] = []
+        self.buffered_bytes = 0
         self.last_flush = time.monotonic()
         self.ok = self.failed = 0
 
@@ -132,16 +135,15 @@ class _Writer:
                 self.failed += 1
             else:
                 self.ok += 1
-        self.maybe_flush()
-
-    def maybe_flush(self) -> None:
-        if len(self.buffer) >= self.options.flush_runs or (
-                self.buffer and time.monotonic() - self.last_flush >= self.options.flush_seconds):
+            self.buffered_bytes += sum(t.nbytes for t in (output.jobs, output.timeseries)
+                                       if t is not None)
+        if (len(self.buffer) >= self.options.flush_runs or self.buffered_bytes >= FLUSH_BYTES
+                or self.buffer and time.monotonic() - self.last_flush >= self.options.flush_seconds):
             self.flush()
 
     def flush(self) -> None:
         self.store.append(self.buffer, self.knob_types)
-        self.buffer = []
+        self.buffer, self.buffered_bytes = [], 0
         self.last_flush = time.monotonic()
 
 
