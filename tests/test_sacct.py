@@ -144,7 +144,7 @@ FIELD = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.lists(FIELD, min_size=13, max_size=14), min_size=1, max_size=6))
 def test_garbage_gives_one_line_errors_only(tmp_path_factory, rows):
     """Whatever the rows hold, the importer returns jobs or raises TrilemmaError (no traceback)."""

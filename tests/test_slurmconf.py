@@ -145,7 +145,7 @@ TOKEN = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.lists(TOKEN, min_size=1, max_size=5).map(" ".join), min_size=1, max_size=6))
 def test_garbage_gives_one_line_errors_only(tmp_path_factory, lines):
     """Whatever the file holds, the import returns a scenario dict or raises TrilemmaError."""

@@ -104,7 +104,7 @@ row = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(row, min_size=1, max_size=40), st.sampled_from(["scaled", "default"]))
 def test_every_line_is_a_job_or_counted(tmp_path_factory, rows, fallback):
     path = tmp_path_factory.mktemp("swf") / "h.swf"
