@@ -327,9 +327,16 @@ class EnginePriority:
             self._usage_factor = [factors.get(q, 1.0) for q in qos]
             self._rate = [0.0] * n
             self.calc.refresh(0.0)
+            self._refreshed = 0
 
     def initial(self, e: "Engine", j: int, now: int) -> int:
-        """The priority a job gets at submit."""
+        """The priority a job gets at submit, with the fairshare factors of the latest tick (ticks
+        with no job pending are skipped, so they are brought up to date here when stale)."""
+        if self.fairshare is not None:
+            tick = now // self.period * self.period
+            if tick > self._refreshed:
+                self.calc.refresh(tick)
+                self._refreshed = tick
         return self.calc.initial(j, now, e.eligible[j])
 
     def next_tick(self, now: int) -> int:
@@ -363,6 +370,7 @@ class EnginePriority:
         from simcore.engine import PENDING
 
         self.calc.refresh(now)
+        self._refreshed = now
         state = e.state
         live = [entry for entry in e.queue if state[entry[3]] == PENDING]
         if not live:
