@@ -49,7 +49,10 @@ class Backfill:
         self.caches: dict[tuple, _ShapeCache] = {}
         self.rel: list[list[tuple[int, int, int, int]] | None] = [None] * len(engine.nodes.names)
         self.top_reservation: dict[int, int] = {}   # job -> earliest start planned while it was first
-        self.memo: dict[int, dict[tuple[int, int], int]] = {}
+        self.memo: dict[int, dict[tuple[int, int], int]] = {}   # node -> {(from, length): clear time}
+        self.saved: tuple | None = None        # the plan the last pass left (see run)
+        self.resumable = False
+        self.new_entries: list[tuple] = []
 
     def node_changed(self, chosen: list[int]) -> None:
         """A job started or ended on these nodes: their release timelines and shape times change."""
@@ -208,19 +211,26 @@ class Backfill:
     # ------------------------------------------------------------ the pass
 
     def run(self, now: int) -> None:
+        """One backfill pass. If since the last pass only jobs that sort after everything it
+        examined were submitted (no start, end, priority or limit change), the plan it left is
+        still exact and only the new jobs are tested against it (docs/simulator.md)."""
         e = self.e
         sp = e.sp
         horizon = now + sp.bf_window
-        res: dict[int, list[tuple[int, int]]] = {}
-        self.memo: dict[int, dict[tuple[int, int], int]] = {}   # node -> {(from, length): clear time}
-        tested = 0
-        per_user: dict[str, int] = {}
+        new, self.new_entries = self.new_entries, []
+        saved = self.saved if (self.resumable and e.skip_unchanged) else None
+        if saved is not None and all(k > saved[5] for k in new):
+            res, tested, per_user, seen, first, _ = saved
+            entries = sorted(new)
+        else:
+            res, tested, per_user, seen, first = {}, 0, {}, set(), True
+            self.memo = {}
+            entries = e.queue
         users = e.jobs["user"]
         max_user = sp.bf_max_job_user
-        seen: set[int] = set()
         state = e.state
-        first = True
-        for entry in e.queue:
+        last_key: tuple = entries[-1] if entries else (saved[5] if saved is not None else ())
+        for entry in entries:
             j = entry[3]
             if state[j] != 1 or j in seen:        # 1 = PENDING
                 continue
@@ -233,6 +243,7 @@ class Backfill:
             if e.limits.blocking_reason(j, now) is not None:
                 continue
             if tested >= sp.bf_max_job_test:
+                last_key = entry
                 break
             if max_user:
                 u = users[j]
@@ -261,6 +272,8 @@ class Backfill:
                     prev = self.top_reservation.get(j)
                     self.top_reservation[j] = best_t if prev is None else min(prev, best_t)
             first = False
+        self.saved = (res, tested, per_user, seen, first, last_key)
+        self.resumable = True
 
     def _choose_now(self, j: int, p: int, now: int, res) -> list[int]:
         """Nodes for a job starting now: the main scheduler's node choice among unreserved nodes."""

@@ -303,6 +303,7 @@ class Engine:
             keys.append(key)
             self.part_pending[p] += 1
         self.qkeys[j] = keys
+        self.backfill.new_entries.extend(keys)
         self.admitted[j] = tuple(p for _, p in entries)
 
     def _start(self, j: int, p: int, chosen: list[int], now: int, by: str) -> None:
@@ -338,6 +339,7 @@ class Engine:
             self.seq += 1
             heapq.heappush(self.heap, (now + L, EV_OVERRUN, self.seq, j))
         self.limits.on_start(j, now)
+        self.backfill.resumable = False
         self.priority.on_start(self, j, now)
         if by == MAIN:
             self.dirty_bf = True
@@ -358,6 +360,7 @@ class Engine:
         self.priority.on_end(self, j, now)
         self.epoch += 1
         self.fail_memo.clear()
+        self.backfill.resumable = False
         self.dirty_main = self.dirty_bf = True
         self.backfill.node_changed(chosen)
         ok = self.end_state[j] == COMPLETED
@@ -497,6 +500,7 @@ class Engine:
                     happened = True
                 else:
                     self.overrunning += 1
+                    self.backfill.resumable = False
             while cursor < n and sub_times[cursor] == t:
                 self._submit(order[cursor], t)
                 cursor += 1
@@ -504,9 +508,11 @@ class Engine:
                 self.dirty_main = self.dirty_bf = True
             if t == t_lim:
                 self.dirty_main = self.dirty_bf = True
+                self.backfill.resumable = False
                 happened = True
             if t == t_prio and self.priority.recalc(self, t):   # PriorityCalcPeriod: new order
                 self.dirty_main = self.dirty_bf = True
+                self.backfill.resumable = False
             if t == ns:
                 self.main_pass(t, full=True)
                 ns += si
