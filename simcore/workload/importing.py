@@ -11,12 +11,16 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import numpy as np
+
 from simcore.errors import ConfigError
 
 T = TypeVar("T")
 
 # Keys of the [workload] table that belong to the dispatcher, not to an importer's options.
 DISPATCH_KEYS = frozenset({"kind", "path"})
+# Run and requested times beyond a year are corrupt rather than jobs (no PWA trace has one).
+MAX_SECONDS = 366 * 86400
 
 
 def options_from_mapping(cls: type[T], values: Mapping[str, Any] | T | None, source: str) -> T:
@@ -86,3 +90,12 @@ class ImportCounts:
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedTrace:
+    """Native job columns read from a trace, with what was skipped and the trace's epoch."""
+
+    columns: dict[str, np.ndarray]
+    counts: ImportCounts
+    epoch: int | None  # Unix time of submit = 0, when the trace says

@@ -19,8 +19,7 @@ import numpy as np
 
 from simcore.errors import ConfigError, TrilemmaError, WorkloadError
 from simcore.units import parse_duration, parse_tres
-from simcore.workload.importing import ImportCounts, options_from_mapping
-from simcore.workload.swf import MAX_SECONDS, ParsedTrace
+from simcore.workload.importing import MAX_SECONDS, ImportCounts, ParsedTrace, options_from_mapping
 
 # Columns the importer reads; every other header column is ignored.
 ID_FIELDS = ("JobIDRaw", "JobID")

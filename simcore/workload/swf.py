@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from simcore.errors import ConfigError, WorkloadError
-from simcore.workload.importing import ImportCounts, options_from_mapping
+from simcore.workload.importing import MAX_SECONDS, ImportCounts, ParsedTrace, options_from_mapping
 
 # SWF field numbers (1-based, as in the format's definition) and their names for error messages.
 FIELD_NAMES = (
@@ -26,8 +26,6 @@ FIELD_NAMES = (
     "partition", "preceding job", "think time",
 )
 N_FIELDS = 18
-# Times beyond a year are treated as corrupt rather than as jobs (no PWA trace has one).
-MAX_SECONDS = 366 * 86400
 MAX_SUBMIT = 100 * 365 * 86400
 MAX_VALUE = 1e15  # any field: beyond this it is corrupt (and would not fit the 64-bit columns)
 # Status 2, 3, 4 are partial executions of a checkpointed or swapped job; the job itself
@@ -76,15 +74,6 @@ class SwfOptions:
         for queue, _ in self.queue_map:
             if not queue.lstrip("-").isdigit():
                 raise ConfigError(f"{source}.queue_map.{queue}: SWF queue numbers are integers")
-
-
-@dataclasses.dataclass(frozen=True)
-class ParsedTrace:
-    """Native job columns read from a trace, with what was skipped and the trace's epoch."""
-
-    columns: dict[str, np.ndarray]
-    counts: ImportCounts
-    epoch: int | None  # Unix time of submit = 0, when the trace says
 
 
 def parse_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None = None,
