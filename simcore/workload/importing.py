@@ -1,4 +1,4 @@
-"""Pieces shared by the trace importers (SWF, sacct): typed options and import counts.
+"""Pieces shared by the trace importers (SWF, sacct): typed options, import counts, parsed traces.
 
 Importers read foreign traces into the native column set (docs/workloads.md). Their options come
 from the scenario's `[workload]` table or the CLI, so they are validated here the same way the
