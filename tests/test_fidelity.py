@@ -28,7 +28,7 @@ def _params():
     for name in case_names():
         case = load_case(name)
         paths = golden_paths(name)
-        labels = [f"runs 1-{len(paths)}"] if case.compare == "spread" else [p.stem for p in paths]
+        labels = ([f"runs 1-{len(paths)}"] if case.compare == "spread" else [p.stem for p in paths]) if paths else []
         for label in labels or ["<no golden>"]:
             for check in checks_for(case):
                 reason = EXPECTED.get((name, check))

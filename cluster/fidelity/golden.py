@@ -3,7 +3,7 @@
 Layout (tests/fidelity/golden/<case>/):
 - run<k>.sacct: `# key: value` header lines (case hash, Slurm version, controller start, ...), then
   `sacct -X -D -P` output as Slurm printed it (header line first; a requeued job has one row per run);
-- run<k>.squeue: `epoch|JobID|State|Reason` lines, one block per change of the pending queue.
+- run<k>.squeue: `epoch|JobID|State|Reason|StartTime` lines, one block per change of the queue.
 
 Times in the parsed form are integer seconds from the controller start (`controller_start`), the
 origin of slurmctld's periodic timers, so a simulation that starts its timers at t=0 is in phase.
@@ -118,6 +118,6 @@ def read_squeue(path: Path, origin: float) -> list[tuple[int, str, str, str]]:
     for line in path.read_text().splitlines():
         if line.startswith("#") or not line.strip():
             continue
-        t, jid, state, reason = line.split("|", 3)
+        t, jid, state, reason = line.split("|")[:4]   # older files lack the 5th field, StartTime
         out.append((int(float(t)) - int(origin), jid, state, reason))
     return out

@@ -183,12 +183,12 @@ def record(case: Case, log=print) -> Recording:
             next_poll = now + POLL_S
             if _ctld_identity() != ctld:
                 raise Interference("slurmctld was restarted during the recording")
-            rows = [r for r in _run(["squeue", "-h", "-o", "%i|%T|%r"]).splitlines() if r.strip()]
+            rows = [r for r in _run(["squeue", "-h", "-o", "%i|%T|%r|%S"]).splitlines() if r.strip()]
             unknown = [r for r in rows if r.split("|")[0] not in ids]
             if unknown:
                 raise Interference(f"unknown jobs in squeue: {unknown[:3]}")
             if rows != last_snapshot:
-                snapshots += [f"{now:.1f}|{r}" for r in rows] or [f"{now:.1f}|-|EMPTY|-"]
+                snapshots += [f"{now:.1f}|{r}" for r in rows] or [f"{now:.1f}|-|EMPTY|-|-"]
                 last_snapshot = rows
             if not pending and not rows:
                 break
@@ -209,7 +209,8 @@ def record(case: Case, log=print) -> Recording:
         *(f"# config: {line}" for line in config),
     ]
     squeue_header = [f"# case: {case.name}", f"# controller_start: {ctld[1]:.2f}",
-                     "# epoch|JobID|State|Reason, one block per change (squeue -h -o '%i|%T|%r')"]
+                     "# epoch|JobID|State|Reason|StartTime, one block per change (squeue -h -o '%i|%T|%r|%S'; "
+                     "StartTime of a pending job is backfill's planned start)"]
     return Recording("\n".join(header + sacct) + "\n", "\n".join(squeue_header + snapshots) + "\n")
 
 
