@@ -14,6 +14,7 @@ from sweeps.launch import LaunchOptions, dry_run, launch
 from sweeps.runner import simulate_with_simcore
 from sweeps.spec import plan
 from sweeps.status import status
+from sweeps.store import Store
 
 DATA = Path(__file__).parent / "data" / "grids"
 SCENARIO = DATA / "scenario.toml"
@@ -163,3 +164,24 @@ def test_jobs_and_timeseries_tables_are_stored_with_run_ids(tmp_path):
     assert len(per_run) == 2 and all(total == n for _, total, n in per_run)
     series = duckdb.sql(f"SELECT count(DISTINCT run_id) FROM '{out}/timeseries/*.parquet'")
     assert series.fetchall() == [(2,)]
+
+
+def test_status_and_compact_commands(tmp_path):
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["4:00:00", "1-00:00:00"]')
+    out = tmp_path / "results"
+    launch(grid, serial(out, flush_runs=1), simulate_fn=_fails_for_short_maxtime)
+    root = out / "t"
+    result = CliRunner().invoke(cli, ["status", str(root)])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "t: 4 planned runs: 2 done, 2 failed, 0 missing (4 part files)",
+        *sorted(f"  failed {run}: RuntimeError: simulated crash in a run"
+                for run, state in rows(root) if state == "failed"),
+        f"  to finish: sweeps launch {grid.resolve()} --out {out} --retry-failed"]
+    with Store.open(root, write=True):  # a launch in progress: status still reads
+        assert CliRunner().invoke(cli, ["status", str(root)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["compact", str(root)])
+    assert result.output == "runs: 4 -> 1 files, jobs: 0 -> 0 files, timeseries: 0 -> 0 files\n"
+    assert len(rows(root)) == 4
+    assert CliRunner().invoke(cli, ["compact", str(tmp_path)]).output.startswith(
+        f"Error: {tmp_path}: not a results folder (no manifest.json)")
