@@ -175,6 +175,9 @@ def test_nice_limits():
     ({"archetypes": {"regular": {"account": "nowhere"}}},
      "test.toml: workload.archetypes.regular.account: 'nowhere' is not an [accounts.<name>] table; "
      "have: bio, chem, physics"),
+    ({"archetypes": {"regular": {"partition": "owners", "account": "bio"}}},
+     "test.toml: workload.archetypes.regular.partition: 'owners' does not allow account 'bio' of user regular01 "
+     "(AllowAccounts=chem)"),
     ({"chain_dependency": "after"}, "test.toml: workload.chain_dependency: found 'after'; allowed: afterany, afterok"),
     ({"jobs": 5}, "test.toml: workload.jobs: unknown key for kind = \"archetypes\"; allowed: archetypes, chain_dependency,"),
     ({"scale": 0.01}, "test.toml: workload.archetypes: no users (every count x scale rounds to 0)"),

@@ -200,6 +200,12 @@ def _choices_for(scenario: Any, a: Any, account: str, user: str, preemptible: bo
     allowed = [v for v in views.values() if v.allow_accounts is None or account in v.allow_accounts]
     if a.partition:
         fixed = [views[n] for n in a.partition.split(",") if n]
+        for v in fixed:
+            if v.allow_accounts is not None and account not in v.allow_accounts:
+                raise ConfigError(
+                    f"{scenario.source}: workload.archetypes.{a.name}.partition: {v.name!r} does not allow "
+                    f"account {account!r} of user {user} (AllowAccounts={','.join(v.allow_accounts)})"
+                )
         primary = _choice(scenario, fixed, a, account, user)
         return primary, None, primary
     owned = [v for v in allowed if v.allow_accounts is not None]
