@@ -156,3 +156,18 @@ def test_garbage_gives_one_line_errors_only(tmp_path_factory, rows):
         assert "\n" not in str(exc)
     else:
         assert parsed.counts.jobs == len(parsed.columns["job_id"]) > 0
+
+
+def test_submit_from_eligible(tmp_path):
+    path = tmp_path / "held.sacct"
+    path.write_text(
+        "JobIDRaw|Submit|Eligible|Start|ElapsedRaw|State\n"
+        "1|2026-01-01T00:00:00|2026-01-01T00:00:00|2026-01-01T00:00:01|5|COMPLETED\n"
+        "2|2026-01-01T00:00:10|2026-01-01T01:00:00|2026-01-01T01:00:01|5|COMPLETED\n"
+        "3|2026-01-01T00:00:20|Unknown|2026-01-01T00:00:21|5|COMPLETED\n"
+    )
+    assert list(parse_sacct(path).columns["submit"]) == [0, 10, 20]
+    assert list(parse_sacct(path, {"submit": "Eligible"}).columns["submit"]) == [0, 20, 3600]
+    with pytest.raises(ConfigError) as err:
+        parse_sacct(path, {"submit": "Start"})
+    assert str(err.value) == "workload.submit: found 'Start'; allowed: Submit, Eligible"

@@ -38,10 +38,13 @@ class SacctOptions:
 
     tres: str = "alloc"     # "alloc": AllocTRES (ReqTRES if empty) or "req": ReqTRES (AllocTRES if empty)
     requeue: bool = True    # the jobs' requeue flag (Slurm's JobRequeue=1 default)
+    submit: str = "Submit"  # "Submit", or "Eligible": held and --begin jobs arrive when they became eligible
 
     def check(self, source: str) -> None:
         if self.tres not in ("alloc", "req"):
             raise ConfigError(f"{source}.tres: found {self.tres!r}; allowed: alloc, req")
+        if self.submit not in ("Submit", "Eligible"):
+            raise ConfigError(f"{source}.submit: found {self.submit!r}; allowed: Submit, Eligible")
 
 
 @dataclasses.dataclass
@@ -78,6 +81,8 @@ def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | No
         raise WorkloadError(f"{name}: empty file; expected a sacct -P header line such as JobIDRaw|User|...")
     header, trailing = _split(lines[header_no])
     _check_header(header, name, header_no + 1)
+    if opts.submit == "Eligible" and "Eligible" not in header:
+        raise WorkloadError(f"{name}:{header_no + 1}: option submit = \"Eligible\" needs an Eligible column")
     index = {column: i for i, column in enumerate(header)}
     id_field = next(f for f in ID_FIELDS if f in index)
     jobs: dict[str, _Job] = {}
@@ -104,6 +109,8 @@ def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | No
         submit = _timestamp(row["Submit"], name, lineno, "Submit")
         if submit is None:
             raise WorkloadError(f"{name}:{lineno}: Submit is {row['Submit']!r}; expected a time like 2026-04-16T10:00:00")
+        if opts.submit == "Eligible":
+            submit = _timestamp(row.get("Eligible", ""), name, lineno, "Eligible") or submit
         job = jobs.get(job_id)
         if job is None:
             job = jobs[job_id] = _Job(first_line=lineno, submit=submit)
