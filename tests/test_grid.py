@@ -133,3 +133,12 @@ def test_grid_hash_is_of_the_source_text(tmp_path):
     first = _grid(tmp_path, "[sweep]\nseeds = 2\n").hash
     assert _grid(tmp_path, "[sweep]\nseeds = 2\n").hash == first
     assert _grid(tmp_path, "[sweep]\nseeds = 3\n").hash != first
+
+
+def test_base_from_slurm_conf_plus_overrides():
+    grid = load_grid(DATA / "slurmconf" / "grid.toml")
+    scenario = grid.scenario(next(grid.cells()))
+    assert sorted(scenario["partitions"]) == ["debug", "gpu", "owners", "preempt"]
+    assert scenario["partitions"]["gpu"]["MaxTime"] == "1-00:00:00"
+    assert scenario["priority"]["PriorityDecayHalfLife"] == "7-0"
+    assert scenario["workload"] == {"kind": "synthetic", "jobs": 50, "days": 1.0}
