@@ -321,8 +321,9 @@ def _jobs(params: WorkloadParams, demand: Demand, accounts: list[str],
         return values[codes]
 
     gpus = demand.gpus.astype(np.int64)
-    wall = demand.work_gpu_h * HOUR / gpus
-    # Work too long for the primary partition moves to the longer one, if the user has one.
+    # Work too long for the primary partition (at the width it allows) moves to the longer one,
+    # if the user has one.
+    wall = demand.work_gpu_h * HOUR / np.maximum(1, np.minimum(gpus, lookup("gpu_cap", use, 1)))
     fits = wall <= lookup("max_time", use, 0)
     has_longer = np.array([c is not None for c in table])[longer]
     use = np.where(~fits & has_longer, longer, use)
