@@ -185,3 +185,38 @@ def test_status_and_compact_commands(tmp_path):
     assert len(rows(root)) == 4
     assert CliRunner().invoke(cli, ["compact", str(tmp_path)]).output.startswith(
         f"Error: {tmp_path}: not a results folder (no manifest.json)")
+
+
+def test_layouts_zips_and_excludes_plan_through_simcore(tmp_path):
+    grid = write_grid(tmp_path, '''
+layout = ["single", "split"]
+[layouts.single.partitions.gpu]
+Nodes = "ALL"
+MaxTime = "2-00:00:00"
+Default = true
+[layouts.split.partitions.gpu]
+Nodes = "g1"
+MaxTime = "2-00:00:00"
+Default = true
+[layouts.split.partitions.debug]
+Nodes = "g2"
+MaxTime = "1:00:00"
+PriorityTier = 2
+[[zip]]
+"workload.load" = [0.6, 0.9]
+"workload.users" = [5, 10]
+[[exclude]]
+layout = "split"
+"workload.load" = 0.6
+''')
+    the_plan = plan(load_grid(grid))
+    assert the_plan.grid.knob_names == ("layout", "workload.load", "workload.users")
+    assert [s.knob_dict for s in the_plan.specs[::2]] == [
+        {"layout": "single", "workload.load": 0.6, "workload.users": 5},
+        {"layout": "single", "workload.load": 0.9, "workload.users": 10},
+        {"layout": "split", "workload.load": 0.9, "workload.users": 10}]
+    summary = launch(grid, serial(tmp_path / "results"))
+    assert (summary.planned, summary.ok) == (6, 6)
+    knobs = duckdb.sql(f"SELECT DISTINCT layout, \"workload.load\", \"workload.users\" FROM "
+                       f"'{tmp_path}/results/t/runs/*.parquet' ORDER BY ALL").fetchall()
+    assert knobs == [("single", 0.6, 5), ("single", 0.9, 10), ("split", 0.9, 10)]
