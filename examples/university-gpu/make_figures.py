@@ -233,10 +233,8 @@ def derived_figures(study: Study, folder: Path, grid_path: Path) -> pl.DataFrame
     if not study.derived:
         return pl.DataFrame({"run_id": []}, schema={"run_id": pl.Utf8})
     the_plan = plan(load_grid(grid_path))
-    jobs = (pl.scan_parquet(str(folder / "jobs" / "*.parquet"), missing_columns="insert")
-            .select("run_id", "user", "submit", "start", "end", "wait_s")
-            .with_columns(pl.col("user").str.replace(r"\d+$", "").alias("arch"))
-            .collect())
+    jobs = (_read_parts(folder / "jobs", ["run_id", "user", "submit", "start", "end", "wait_s"])
+            .with_columns(pl.col("user").str.replace(r"\d+$", "").alias("arch")))
     by_run = jobs.partition_by("run_id", as_dict=True)
     rows: list[dict[str, Any]] = []
     scenarios: dict[str, Any] = {}
@@ -264,12 +262,19 @@ def derived_figures(study: Study, folder: Path, grid_path: Path) -> pl.DataFrame
 # ---------------------------------------------------------------- cells and the front
 
 
+def _read_parts(table: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """All part files of a results table, unioned by column name (parts may differ in columns)."""
+    files = sorted(table.glob("*.parquet"))
+    if not files:
+        raise SystemExit(f"{table}: no part files; launch the grid first")
+    return pl.concat([pl.read_parquet(f, columns=columns) for f in files], how="diagonal_relaxed")
+
+
 def cell_table(study: Study, folder: Path, grid_path: Path) -> tuple[pl.DataFrame, list[str]]:
     """Mean of every metric over each cell's ok runs of the current plan, knobs as columns."""
     plan_df = pl.read_parquet(folder / "plan.parquet")
     knobs = [c for c in plan_df.columns if c not in ("run_id", "cell_id", "seed")]
-    runs = (pl.scan_parquet(str(folder / "runs" / "*.parquet"), missing_columns="insert").collect()
-            .filter(pl.col("status") == "ok").drop(knobs, strict=False))
+    runs = _read_parts(folder / "runs").filter(pl.col("status") == "ok").drop(knobs, strict=False)
     runs = plan_df.select("run_id", "cell_id").join(runs, on="run_id", how="inner")
     derived = derived_figures(study, folder, grid_path)
     if derived.height:
@@ -444,10 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma list of studies (q1..q7); default all")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="results folder (sweeps launch --out)")
     parser.add_argument("--figures", type=Path, default=None,
-                        help="where figures and tables go (default docs/figures, with --quick results-quick/figures)")
+                        help="where figures and tables go (default docs/figures, with --quick results/quick/figures)")
     parser.add_argument("--no-launch", action="store_true", help="draw from stored results only")
     parser.add_argument("--quick", action="store_true",
-                        help="tiny workloads (4 days, scale 0.6) and 1 seed, into results-quick/")
+                        help="tiny workloads (4 days, scale 0.6) and 1 seed, into results/quick/")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--serial", action="store_true", help="run in this process (no Ray)")
     args = parser.parse_args(argv)
@@ -456,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--only: unknown studies {', '.join(unknown)}; allowed: {', '.join(s.key for s in STUDIES)}")
     with tempfile.TemporaryDirectory() as tmp:
-        results = ROOT / "results-quick" if args.quick else args.results
+        results = args.results / "quick" if args.quick else args.results
         figures = args.figures or (results / "figures" if args.quick else ROOT / "docs" / "figures")
         for study in (s for s in STUDIES if s.key in wanted):
             grid = HERE / study.grid
