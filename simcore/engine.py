@@ -557,7 +557,7 @@ class Engine:
         if free:
             seen: dict[tuple, bool] = {}
             for j in self.limit_blocked:
-                if self.state[j] != PENDING or not self.gpn[j]:
+                if self.state[j] != PENDING or not self.gpn[j] or self.limits.blocking_reason(j, now) is None:
                     continue
                 p = self.jparts[j][0]
                 shape = (p, self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j], self.gt[j], self.jexcl[j])
