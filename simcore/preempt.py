@@ -26,12 +26,17 @@ Semantics (Slurm 22.05 src/slurmctld/preempt.c and the preempt plugins, preempt.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simcore.errors import ConfigError
+
+if TYPE_CHECKING:
+    from simcore.engine import Engine
 
 REQUEUE_HOLD_S = 120
 PREEMPT_TYPES = ("preempt/none", "preempt/partition_prio", "preempt/qos")
@@ -142,21 +147,23 @@ class PreemptPolicy:
             return ok & self.qos_preempts[self.qos[preemptor], self.qos[preemptees]]
         return np.zeros(len(preemptees), dtype=bool)
 
-    def candidates(self, preemptor: int, running: np.ndarray, start: np.ndarray, nodes: np.ndarray, now: float) -> np.ndarray:
-        """Running jobs `preemptor` may preempt now, in the order they should be tried.
+    def candidates(self, preemptor: int, running: np.ndarray, start: np.ndarray, nodes: np.ndarray,
+                   now: float) -> tuple[np.ndarray, float]:
+        """Running jobs `preemptor` may preempt now, in the order they should be tried, and the
+        earliest time an exempt one stops being exempt (inf if none).
 
-        `start` and `nodes` are per-job arrays (start of the current run, allocated node count).
+        `start` and `nodes` are aligned with `running` (start of the current run, node count).
         """
         running = np.asarray(running, dtype=np.int64)
-        if not len(running):
-            return running
-        ok = self.can_preempt(preemptor, running) & (now - start[running] >= self.exempt[running])
-        cand = running[ok]
-        if not len(cand):
-            return cand
-        key_nodes = np.minimum(nodes[cand], 0xFFFF)
-        order = np.lexsort((-cand, -start[cand], key_nodes, self.rank[cand]))
-        return cand[order]
+        start = np.asarray(start, dtype=np.int64)
+        ok = self.can_preempt(preemptor, running)
+        running, start, nodes = running[ok], start[ok], np.asarray(nodes, dtype=np.int64)[ok]
+        free_at = start + self.exempt[running]
+        exempt = free_at > now
+        wake = float(free_at[exempt].min()) if exempt.any() else float("inf")
+        cand, start, nodes = running[~exempt], start[~exempt], nodes[~exempt]
+        order = np.lexsort((-cand, -start, np.minimum(nodes, 0xFFFF), self.rank[cand]))
+        return cand[order], wake
 
 
 def _seconds(value: object, key: str) -> int:
@@ -171,3 +178,200 @@ def saved_progress(progress_s: np.ndarray | float, checkpoint_s: np.ndarray | fl
     c = np.asarray(checkpoint_s, dtype=np.int64)
     out = np.where(c > 0, (p // np.maximum(c, 1)) * c, 0)
     return out if out.ndim else int(out)
+
+
+EV_PREEMPT, EV_ELIGIBLE = 2, 3   # heap event kinds after the engine's EV_END (0) and EV_OVERRUN (1)
+
+
+class EnginePreemption:
+    """Preemption wired into the engine's main scheduler.
+
+    When a pending job finds no resources in a partition, `attempt` walks its candidates in order,
+    counting the resources of jobs already being preempted (in their grace time) and of each
+    candidate as free, until the job would fit; the candidates on the nodes it would get are then
+    signalled. They keep their resources until now + GraceTime (`release`), then are cancelled or
+    requeued; the preemptor stays pending (Resources) and starts at the pass that follows. A job
+    signalled once is not signalled again; one that ends by itself during its grace time simply ends.
+    """
+
+    def __init__(self, engine: "Engine") -> None:
+        e = engine
+        sc, J = e.sc, e.jobs
+        sp = sc.scheduler
+        self.e = e
+        first = [parts[0] for parts in e.jparts]
+        self.policy = PreemptPolicy.build(
+            preempt_type=sp.preempt_type, preempt_mode=sp.preempt_mode,
+            preempt_exempt_time=sp.preempt_exempt_time,
+            partitions=[(p.name, p.priority_tier, p.preempt_mode, p.grace_time) for p in sc.partitions],
+            qos={name: q.table for name, q in sc.qos.items()}, job_partition=np.asarray(first, dtype=np.int64),
+            job_qos=e.limits.job_qos,
+            source=sc.source,
+        )
+        self.enabled = self.policy.enabled
+        self.could_preempt = self._could_preempt().tolist()
+        self.mode = self.policy.mode.tolist()
+        self.grace = self.policy.grace.tolist()
+        self.ckpt = J["checkpoint_s"].tolist()
+        self.runtime = J["runtime"].tolist()
+        self.saved = [0] * len(J)               # progress kept by checkpoints (s)
+        self.signalled: dict[int, int] = {}     # job -> release time
+        self.stale: set[int] = set()            # heap seqs of end/overrun events of preempted runs
+        self.wakeups: set[int] = set()          # times already pushed by _wake
+        self.end_seq = [-1] * len(J)
+        self.over_seq = [-1] * len(J)
+
+    def _could_preempt(self) -> np.ndarray:
+        """Per job: whether any job at all could be its preemptee (cheap filter before `attempt`)."""
+        pol = self.policy
+        n = len(pol.mode)
+        if not self.enabled:
+            return np.zeros(n, dtype=bool)
+        victims = pol.mode != OFF
+        if pol.kind == "preempt/partition_prio":
+            return pol.tier > pol.tier[victims].min()
+        victim_qos = np.zeros(pol.qos_preempts.shape[0], dtype=bool)
+        victim_qos[pol.qos[victims]] = True
+        return (pol.qos_preempts & victim_qos).any(axis=1)[pol.qos]
+
+    # ----- choosing -----
+    def attempt(self, j: int, p: int, now: int) -> None:
+        """Job j found no resources in partition p: signal the preemptees that would make room."""
+        if not self.could_preempt[j]:
+            return
+        e, nd = self.e, self.e.nodes
+        members = e.pnodes[p]
+        running: set[int] = set()
+        for i in members:
+            running |= nd.running[i]
+        if not running:
+            return
+        pool = np.fromiter((v for v in running if v not in self.signalled), dtype=np.int64)
+        if not len(pool):
+            return
+        starts = [e.start_t[v] for v in pool.tolist()]
+        widths = [e.nn[v] for v in pool.tolist()]
+        cands_arr, wake = self.policy.candidates(j, pool, starts, widths, now)
+        if wake < float("inf"):                 # look again when the first one stops being exempt
+            self._wake(int(wake))
+        if not len(cands_arr):
+            return
+        cands = cands_arr.tolist()
+        shape = (e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p))
+        lent: list[int] = []
+        chosen = None
+        try:
+            for v in self.signalled:            # already on their way out: count them as free
+                self._lend(v, +1)
+                lent.append(v)
+            if nd.select(members, *shape) is not None:
+                return                          # the job waits for those already signalled
+            walked: list[int] = []
+            for v in cands:
+                self._lend(v, +1)
+                lent.append(v)
+                walked.append(v)
+                chosen = nd.select(members, *shape)
+                if chosen is not None:
+                    break
+        finally:
+            for v in lent:
+                self._lend(v, -1)
+        if chosen is None:
+            return
+        nodes = set(chosen)
+        for v in walked:
+            if nodes.intersection(e.alloc[v]):
+                self._signal(v, now)
+
+    def _lend(self, v: int, sign: int) -> None:
+        """Temporarily count running job v's resources as free (sign=+1) or give them back (-1)."""
+        e, nd = self.e, self.e.nodes
+        p = e.ran_part[v]
+        ex = e.excl(v, p)
+        for i in e.alloc[v]:
+            if ex:
+                nd.free_cpu[i] += sign * nd.cpus[i]
+                nd.free_mem[i] += sign * nd.mem[i]
+                nd.free_gpu[i] += sign * nd.gpus[i]
+            else:
+                nd.free_cpu[i] += sign * e.cpn[v]
+                nd.free_mem[i] += sign * e.mpn[v]
+                nd.free_gpu[i] += sign * e.gpn[v]
+            if sign > 0:                        # an exclusive request needs nodes with no job
+                nd.running[i].discard(v)
+            else:
+                nd.running[i].add(v)
+
+    def _wake(self, t: int) -> None:
+        """Make the schedulers run at t (a candidate's PreemptExemptTime runs out then)."""
+        if t not in self.wakeups:
+            self.wakeups.add(t)
+            e = self.e
+            e.seq += 1
+            heapq.heappush(e.heap, (t, EV_ELIGIBLE, e.seq, -1))
+
+    def _signal(self, v: int, now: int) -> None:
+        e = self.e
+        release = now + self.grace[v]
+        if release >= e.end_t[v]:
+            return                              # it ends by itself within its grace time
+        self.signalled[v] = release
+        e.preempt_count[v] += 1
+        e.seq += 1
+        heapq.heappush(e.heap, (release, EV_PREEMPT, e.seq, v))
+
+    # ----- events -----
+    def started(self, j: int, end_seq: int, over_seq: int) -> None:
+        """The engine pushed job j's end (and overrun) events with these heap sequence numbers."""
+        self.end_seq[j] = end_seq
+        self.over_seq[j] = over_seq
+
+    def release(self, v: int, now: int) -> None:
+        """Grace time over: cancel or requeue job v, counting its work since the last checkpoint as lost."""
+        from simcore.engine import PENDING, RUNNING
+
+        e = self.e
+        if self.signalled.pop(v, None) != now or e.state[v] != RUNNING:
+            return
+
+        progress = self.saved[v] + (now - e.start_t[v])
+        kept = int(saved_progress(progress, self.ckpt[v]))
+        e.lost_gpu_s[v] += (progress - kept) * e.alloc_gpus[v]
+        self.stale.add(self.end_seq[v])
+        if self.over_seq[v] >= 0:
+            self.stale.add(self.over_seq[v])
+        e.end_t[v] = now
+        if self.mode[v] == CANCEL:
+            e.end_state[v] = "PREEMPTED"
+            e._end(v, now)
+            return
+        # REQUEUE: free the resources like an end, without releasing dependents or submit limits.
+        self.saved[v] = kept
+        deps = e.dependents.pop(v, None)
+        e.limits.requeued(v)
+        e._end(v, now)
+        if deps is not None:
+            e.dependents[v] = deps
+        e.state[v] = PENDING
+        e.end_state[v] = ""
+        e.rt[v] = self.runtime[v] - kept
+        e.eligible[v] = now + REQUEUE_HOLD_S
+        e._set_reason(v, "BeginTime", now)
+        e.seq += 1
+        heapq.heappush(e.heap, (now + REQUEUE_HOLD_S, EV_ELIGIBLE, e.seq, v))
+
+    def eligible(self, v: int, now: int) -> None:
+        """The 120 s hold after a requeue is over: the job queues again, keeping its id and submit
+        time (v < 0: a wake-up for the schedulers only)."""
+        from simcore.engine import FUTURE
+
+        e = self.e
+        if v < 0:                               # a wake-up from _wake
+            self.wakeups.discard(now)
+            e.dirty_main = e.dirty_bf = True
+            return
+        e._set_reason(v, "Priority", now)       # closes the BeginTime interval
+        e.state[v] = FUTURE
+        e._submit(v, now)
+        e.dirty_main = e.dirty_bf = True

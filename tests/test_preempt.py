@@ -64,10 +64,12 @@ def test_candidates_order_exempt_time_and_ties():
     p = policy(job_partition=(2, 0, 0, 1, 0, 0), exempt=100)
     start = np.array([0, 500, 400, 0, 400, 950])
     nodes = np.array([1, 4, 1, 1, 1, 1])
-    got = p.candidates(0, np.array([1, 2, 3, 4, 5]), start, nodes, now=1000.0)
+    running = np.array([1, 2, 3, 4, 5])
+    got, wake = p.candidates(0, running, start[running], nodes[running], now=1000.0)
     # tier 1 first (fewest nodes first; equal -> youngest, then higher job number), tier 2 last;
-    # job 5 started 50 s ago: exempt
+    # job 5 started 50 s ago: exempt until 1050
     assert list(got) == [4, 2, 1, 3]
+    assert wake == 1050
 
 
 def test_saved_progress_checkpoints():
