@@ -49,10 +49,10 @@ users = 8
 def _grid(directory: Path, runs: int, jobs: int, name: str = "bench") -> Path:
     cells = max(1, runs // 10)
     (directory / "scenario.toml").write_text(SCENARIO.format(jobs=jobs))
-    loads = [round(0.5 + i * 0.5 / cells, 6) for i in range(cells)]
+    caps = [f"gres/gpu={i + 1}" for i in range(cells)]  # a policy knob: one workload to validate
     path = directory / f"{name}.toml"
-    path.write_text(f'[sweep]\nname = "{name}"\nseeds = {runs // cells}\n'
-                    f'[base]\ninclude = "scenario.toml"\n[axes]\n"workload.load" = {loads}\n')
+    path.write_text(f'[sweep]\nname = "{name}"\nseeds = {runs // cells}\n[base]\n'
+                    f'include = "scenario.toml"\n[axes]\n"qos.normal.MaxTRESPerUser" = {caps}\n')
     return path
 
 
