@@ -1,7 +1,8 @@
 """A results folder opened for questions: DuckDB views and Polars LazyFrames.
 
 Views (docs/analysis.md):
-- `runs`: every row of runs/*.parquet.
+- `runs`: the rows of runs/*.parquet that belong to the current grid (run_id in
+  plan.parquet, when the folder has one; docs/results.md); `all_runs`: every stored row.
 - `jobs`, `timeseries`: the optional per-job and per-interval tables, when recorded.
 - `cells`: the `ok` runs aggregated over replicate seeds, one row per cell_id and knob values,
   with each metric's mean (named as the metric), `<metric>_std`, `<metric>_n` and
@@ -187,7 +188,18 @@ class Results:
         con.execute(f"CREATE MACRO t975(df) AS CASE WHEN df < 1 THEN NULL {cases} ELSE 1.96 END")
         for table in TABLES:
             if self.has(table):
-                con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self._scan_sql(table)}")
+                name = "all_runs" if table == "runs" else table
+                con.execute(f"CREATE VIEW {name} AS SELECT * FROM {self._scan_sql(table)}")
+        plan = self.path / "plan.parquet"
+        if plan.is_file():
+            # Rows of earlier grids stay in runs/; the current grid is the plan's run ids.
+            path = str(plan).replace("'", "''")
+            con.execute(
+                "CREATE VIEW runs AS SELECT * FROM all_runs "
+                f"WHERE run_id IN (SELECT run_id FROM read_parquet('{path}'))"
+            )
+        else:
+            con.execute("CREATE VIEW runs AS SELECT * FROM all_runs")
         con.execute(f"CREATE VIEW cells AS {self.cells_sql()}")
         if read_only:
             folder = str(self.path).replace("'", "''") + "/"
@@ -199,13 +211,15 @@ class Results:
     # --- Polars ---------------------------------------------------------------------------
     def lazy(self, table: str) -> pl.LazyFrame:
         """A Polars LazyFrame of runs, jobs, timeseries or cells (for notebooks)."""
-        if table == "cells":
+        if table in ("cells", "runs"):
             con = self.connect(read_only=False)
-            frame = con.sql("SELECT * FROM cells").pl()
+            frame = con.sql(f"SELECT * FROM {table}").pl()
             con.close()
             return frame.lazy()
+        if table == "all_runs":
+            table = "runs"
         if table not in TABLES:
-            raise ResultsError(f"unknown table {table!r}; allowed: runs, jobs, timeseries, cells")
+            raise ResultsError(f"unknown table {table!r}; allowed: runs, jobs, timeseries, cells, all_runs")
         files = self.files(table)
         if not files:
             raise ResultsError(f"{self.path / table}: no finished Parquet files in this results folder")

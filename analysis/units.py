@@ -162,3 +162,16 @@ def sort_key(value: object) -> tuple:
                 numbers.append(math.inf)
         return (2, tuple(numbers), str(value))
     return (3, str(value))
+
+
+def humanize(value: object) -> str:
+    """A knob value in words: durations as '3 days', TRES as '16 GPUs', others as given."""
+    if isinstance(value, str):
+        seconds = parse_duration_s(value)
+        if seconds is not None and not value.strip().isdigit():
+            return format_duration(seconds)
+        if parse_tres(value) is not None:
+            return format_tres(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -145,44 +145,55 @@ def build_results(
 
 
 def _write_jobs(root: Path, rows: list[dict]) -> None:
-    classes = np.array(["debug", "short", "long", "large", "newuser"])
-    reasons = np.array(["None", "Priority", "Resources", "QOSMaxGRESPerUser"])
+    """Per-job rows with the columns of docs/metrics.md ("Per-job output"), one part file."""
+    reasons = ["Priority", "Resources", "QOSMaxGRESPerUser"]
+    parts = []
     for row in rows:
         rng = np.random.default_rng(int(row["run_id"], 16))
         n = 200
-        submit = np.sort(rng.integers(0, 86400 * 3, n))
-        wait = rng.exponential(3600 * (1 + (row["wait_p95_h"] or 0) / 5), n).astype(np.int64)
+        submit = np.sort(rng.integers(0, 86400 * 3, n)).astype(float)
+        wait = rng.exponential(3600 * (1 + (row["wait_p95_h"] or 0) / 5), n)
         start = submit + wait
-        table = pa.table(
-            {
-                "job_id": [str(k) for k in range(n)],
-                "user": [f"u{k % 7}" for k in range(n)],
-                "partition": ["gpu"] * n,
-                "job_class": classes[rng.integers(0, 5, n)],
-                "submit": submit,
-                "start": start,
-                "end": start + rng.integers(60, 86400, n),
-                "gpus": rng.integers(1, 9, n),
-                "pending_reason": reasons[rng.integers(0, 4, n)],
-            }
+        pending = {f"pending_{r}_s": wait * share for r, share in zip(reasons, rng.dirichlet([1, 1, 1], n).T)}
+        parts.append(
+            pa.table(
+                {
+                    "run_id": [row["run_id"]] * n,
+                    "job_id": [str(k) for k in range(n)],
+                    "user": [f"u{k % 7}" for k in range(n)],
+                    "partition": ["gpu"] * n,
+                    "submit": submit,
+                    "start": start,
+                    "end": start + rng.integers(60, 86400, n),
+                    "wait_s": wait,
+                    "time_limit": rng.choice([900, 3600 * 3, 86400 * 2], n),
+                    "gpus": rng.integers(1, 12, n),
+                    "state": ["COMPLETED"] * n,
+                    **pending,
+                }
+            )
         )
-        folder = root / "jobs" / f"run_id={row['run_id']}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, folder / "part-0.parquet")
+    (root / "jobs").mkdir(exist_ok=True)
+    pq.write_table(pa.concat_tables(parts), root / "jobs" / "part-00000.parquet")
 
 
 def _write_timeseries(root: Path, rows: list[dict]) -> None:
+    """Per-interval rows with the columns of docs/metrics.md ("Time series"), one part file."""
+    parts = []
     for row in rows:
-        t = np.arange(0, 86400 * 3, 3600, dtype=np.int64)
+        t = np.arange(0, 86400 * 3, 3600, dtype=float)
         phase = np.sin(t / 86400 * 2 * np.pi)
-        table = pa.table(
-            {
-                "t": t,
-                "gpus_alloc": np.clip(80 + 15 * phase, 0, 100).astype(np.int64),
-                "gpus_total": np.full(t.size, 100, dtype=np.int64),
-                "queue_len": np.clip(20 + 15 * phase, 0, None).astype(np.int64),
-            }
+        parts.append(
+            pa.table(
+                {
+                    "run_id": [row["run_id"]] * t.size,
+                    "t": t,
+                    "gpus_alloc": np.clip(80 + 15 * phase, 0, 100),
+                    "cpus_alloc": np.clip(1200 + 200 * phase, 0, 1600),
+                    "queue_len": np.clip(20 + 15 * phase, 0, None).astype(np.int64),
+                    "running": np.full(t.size, 40, dtype=np.int64),
+                }
+            )
         )
-        folder = root / "timeseries" / f"run_id={row['run_id']}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, folder / "part-0.parquet")
+    (root / "timeseries").mkdir(exist_ok=True)
+    pq.write_table(pa.concat_tables(parts), root / "timeseries" / "part-00000.parquet")
