@@ -70,13 +70,16 @@ def wait_state(job_id: str, states: set[str], timeout: float) -> str:
 def stored(root: Path) -> list[tuple[str, str]]:
     if not list((root / "runs").glob("part-*.parquet")):
         return []
-    return duckdb.sql(f"SELECT run_id, status FROM read_parquet('{root}/runs/part-*.parquet', "
-                      "union_by_name=true)").fetchall()
+    pattern = str(root / "runs" / "part-*.parquet").replace("'", "''")
+    return duckdb.sql(f"SELECT run_id, status FROM read_parquet('{pattern}', union_by_name=true)").fetchall()
 
 
 def test_sweep_with_slurm_on_two_nodes_stores_every_run_and_ray_saw_two_nodes(slurm, tmp_path):
-    grid = write_grid(tmp_path, "two-nodes", jobs=150, maxtimes=["4:00:00", "12:00:00", "1-00:00:00"], seeds=2)
-    out = tmp_path / "results"
+    # Spaces, double quotes and `$` in the paths: sbatch must read the quoted --output line, bash the rest.
+    grid = write_grid(tmp_path / "my grids", "two-nodes", jobs=150, maxtimes=["4:00:00", "12:00:00", "1-00:00:00"],
+                      seeds=2)
+    out = tmp_path / 'results "q" $HOME'
+
     proc = subprocess.run([*CLI, "launch", str(grid), "--slurm", "--nodes", "2", "--cpus-per-task", "1",
                            "--mem", "2G", "--time", "10", "--out", str(out)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
