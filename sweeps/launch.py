@@ -55,6 +55,7 @@ class LaunchSummary:
     failed: int
     seconds: float
     where: str
+    parts: int
     signal: int | None = None
 
     @property
@@ -203,10 +204,12 @@ def launch(grid_path: str | Path, options: LaunchOptions = LaunchOptions(),
                        objectives)
         finally:
             writer.flush()
+        parts = len(store.parts())
     return LaunchSummary(root=root, grid_path=Path(grid_path), planned=len(the_plan.specs),
                          already_stored=len(the_plan.specs) - len(todo),
                          ran=writer.ok + writer.failed, ok=writer.ok, failed=writer.failed,
-                         seconds=time.monotonic() - started, where=where, signal=stop.signal)
+                         seconds=time.monotonic() - started, where=where, parts=parts,
+                         signal=stop.signal)
 
 
 def _drain(batches: Iterator[list[RunOutput]], writer: _Writer, bar: tqdm,

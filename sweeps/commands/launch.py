@@ -15,6 +15,8 @@ from sweeps.spec import plan
 from sweeps.status import status as read_status
 from sweeps.store import Store
 
+COMPACT_HINT_PARTS = 100
+
 
 @click.command()
 @click.argument("grid", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -73,6 +75,9 @@ def launch(ctx: click.Context, grid: Path, out: Path, workers: int | None, addre
                f"already stored; ran {summary.ran} ({summary.ok} ok, {summary.failed} failed) "
                f"in {summary.seconds:.1f} s on {summary.where}")
     click.echo(f"Results: {summary.root}/ (sweeps status {summary.root})")
+    if summary.parts > COMPACT_HINT_PARTS:
+        click.echo(f"{summary.parts} part files: `sweeps compact {summary.root}` merges them "
+                   "for faster queries")
     if summary.signal is not None:
         name = "SIGINT" if summary.signal == 2 else "SIGTERM" if summary.signal == 15 \
             else f"signal {summary.signal}"
