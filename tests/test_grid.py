@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sweeps.grid import GridError, load_grid
 
@@ -142,3 +145,18 @@ def test_base_from_slurm_conf_plus_overrides():
     assert scenario["partitions"]["gpu"]["MaxTime"] == "1-00:00:00"
     assert scenario["priority"]["PriorityDecayHalfLife"] == "7-0"
     assert scenario["workload"] == {"kind": "synthetic", "jobs": 50, "days": 1.0}
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+       excluded=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=3))
+def test_expansion_is_the_sorted_product_minus_exclusions(tmp_path_factory, sizes, excluded):
+    keys = [f"workload.k{i}" for i in range(len(sizes))]
+    axes = "\n".join(f'"{key}" = {list(range(n))}' for key, n in zip(keys[::-1], sizes[::-1]))
+    rules = [(keys[a % len(keys)], v % sizes[a % len(keys)]) for a, v in excluded]
+    excludes = "".join(f'[[exclude]]\n"{k}" = {v}\n' for k, v in rules)
+    grid = _grid(tmp_path_factory.mktemp("g"), f"[axes]\n{axes}\n{excludes}")
+    expected = [dict(zip(keys, combo)) for combo in itertools.product(*map(range, sizes))
+                if not any(combo[keys.index(k)] == v for k, v in rules)]
+    assert grid.knob_names == tuple(sorted(keys))
+    assert list(grid.cells()) == expected
