@@ -161,8 +161,11 @@ class Store:
             except StoreError:
                 pass
             return cls(root, None)
-        root.mkdir(parents=True, exist_ok=True)
-        handle = open(root / LOCK, "a+")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            handle = open(root / LOCK, "a+")
+        except OSError as exc:
+            raise StoreError(f"{root}: cannot write the results folder: {exc.strerror}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

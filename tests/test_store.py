@@ -162,3 +162,9 @@ def test_journal_is_rolled_forward(tmp_path):
     (["1-0", 60], "string"), ([{"a": 1}], "string"), ([True, 1], "string")])
 def test_knob_types_are_fixed_per_axis(values, kind):
     assert knob_type(values) == kind
+
+
+def test_an_unwritable_results_folder_is_a_one_line_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match=r"/file/s: cannot write the results folder: Not a directory"):
+        Store.open(tmp_path / "file" / "s", write=True)
