@@ -185,7 +185,7 @@ def launch(grid_path: str | Path, options: LaunchOptions = LaunchOptions(),
         writer = _Writer(store, manifest["knob_types"], options)
         objectives = [metric for metric, _ in grid.objectives]
         backend = None
-        where = "this process (--serial)" if options.serial else "nothing to run"
+        where = "this process (--serial)"
         if todo and not options.serial:
             from cluster.ray_backend import RayBackend, RayOptions
 

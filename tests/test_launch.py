@@ -119,6 +119,8 @@ def test_cli_launch_on_the_session_ray(ray_session, tmp_path):
     assert len(rows(out / "t")) == 4
     result = CliRunner().invoke(cli, ["status", str(out / "t")])
     assert result.output.startswith("t: 4 planned runs: 4 done, 0 failed, 0 missing")
+    again = CliRunner().invoke(cli, ["launch", str(grid), "--out", str(out)])
+    assert again.output.splitlines()[0] == "t: all 4 runs are stored; nothing to run"
 
 
 def test_slurm_validates_the_grid_before_submitting(tmp_path):

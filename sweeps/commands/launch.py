@@ -71,9 +71,12 @@ def launch(ctx: click.Context, grid: Path, out: Path, workers: int | None, addre
                             retry_failed=retry_failed, flush_runs=flush_runs,
                             flush_seconds=flush_seconds, progress=progress)
     summary = run_launch(grid, options)
-    click.echo(f"{summary.root.name}: {summary.planned} runs planned, {summary.already_stored} "
-               f"already stored; ran {summary.ran} ({summary.ok} ok, {summary.failed} failed) "
-               f"in {summary.seconds:.1f} s on {summary.where}")
+    if summary.planned == summary.already_stored:
+        click.echo(f"{summary.root.name}: all {summary.planned} runs are stored; nothing to run")
+    else:
+        click.echo(f"{summary.root.name}: {summary.planned} runs planned, "
+                   f"{summary.already_stored} already stored; ran {summary.ran} ({summary.ok} ok, "
+                   f"{summary.failed} failed) in {summary.seconds:.1f} s on {summary.where}")
     click.echo(f"Results: {summary.root}/ (sweeps status {summary.root})")
     if summary.parts > COMPACT_HINT_PARTS:
         click.echo(f"{summary.parts} part files: `sweeps compact {summary.root}` merges them "
