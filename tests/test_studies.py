@@ -110,11 +110,14 @@ def test_burst_figures_known_answer():
         ("deadline1", 30 * h, 31 * h, 40 * h),          # burst of deadline1: 10 h .. 30 h, ends at 40 h
         ("heavy1", 12 * h, 14 * h, 50 * h),             # inside the burst: waits 2 h
         ("new1", 29 * h, 29.5 * h, 30 * h),             # inside: 0.5 h
-        ("new1", 31 * h, 41 * h, 42 * h),               # after the burst: not counted
+        ("new1", 31 * h, 41 * h, 42 * h),               # after the burst: waits 10 h
+        ("new1", 30 * h + 3 * 86400, 31 * h + 3 * 86400, 0.0),  # 3 days after the last submit: waits 1 h
+        ("new1", 31 * h + 3 * 86400, 40 * h + 3 * 86400, 0.0),  # more than 3 days after: not counted
     ])
     out = mf.burst_figures(jobs)
     assert out["burst_span_h_deadline"] == pytest.approx(30.0)
     assert out["wait_p95_h_others_in_burst"] == pytest.approx(0.5 + 0.95 * 1.5)
+    assert out["wait_p95_h_others_after_burst"] == pytest.approx(1.0 + 0.95 * 9.0)
 
 
 def test_burst_figures_nan_when_a_burst_job_never_started():

@@ -20,6 +20,8 @@ warm-up that started (the same window as simcore's wait metrics):
 and, over the whole run (a burst may fall in the warm-up):
   wait_p95_h_others_in_burst  waits of other users' jobs submitted while a deadline user's burst
                               was arriving (between its first and last submit)
+  wait_p95_h_others_after_burst  the same for jobs submitted in the 3 days after a burst's last
+                              submit (and not during another burst): how long the burst still hurts
   burst_span_h_deadline       from a deadline user's first submit to its last job's end, mean over
                               deadline users (NaN if one of their jobs never started)
 """
@@ -45,6 +47,7 @@ import tomli_w
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 ARCHETYPES = ("heavy", "regular", "new", "interactive", "deadline", "owner")
+AFTER_BURST_S = 3 * 86400  # "after a burst": the 3 days after its last submit
 
 
 # ---------------------------------------------------------------- knob labels
@@ -80,7 +83,7 @@ def set_aside(nodes: str) -> str:
 
 @dataclass(frozen=True)
 class Panel:
-    """One scatter: x and y columns; points of one series are joined in knob order."""
+    """One scatter: x and y columns; points of one named series are joined in grid order."""
 
     x: str
     y: str
@@ -122,10 +125,11 @@ STUDIES: tuple[Study, ...] = (
           ("wait_p95_h", "wait_p95_h_heavy", "top_user_peak_share"),
           _k("qos.normal.MaxTRESPerUser", gpu_cap), ("archetypes",)),
     Study("q3", "q3-fairshare-halflife.toml", "Fairshare half-life (PriorityDecayHalfLife)",
-          {"wait_p95_h_others_in_burst": "min", "burst_span_h_deadline": "min"},
+          {"wait_p95_h_others_in_burst": "min", "wait_p95_h_others_after_burst": "min", "burst_span_h_deadline": "min"},
           (Panel("burst_span_h_deadline", "wait_p95_h_others_in_burst",
                  label=_k("priority.PriorityDecayHalfLife", days)),
-           Panel("wait_p50_h_deadline", "wait_p50_h_heavy", label=_k("priority.PriorityDecayHalfLife", days))),
+           Panel("wait_p95_h_others_in_burst", "wait_p95_h_others_after_burst",
+                 label=_k("priority.PriorityDecayHalfLife", days))),
           ("wait_p50_h_deadline", "wait_p50_h_heavy", "wait_p95_h", "jain_index"),
           _k("priority.PriorityDecayHalfLife", lambda v: f"half-life {days(v)}"), ("archetypes", "burst")),
     Study("q4", "q4-debug-capacity.toml", "Debug capacity set aside",
@@ -202,7 +206,8 @@ def burst_figures(jobs: pl.DataFrame) -> dict[str, float]:
     """Deadline bursts: the others' waits while a burst arrives and the bursts' spans."""
     deadline = jobs.filter(pl.col("arch") == "deadline")
     if deadline.is_empty():
-        return {"wait_p95_h_others_in_burst": math.nan, "burst_span_h_deadline": math.nan}
+        return {"wait_p95_h_others_in_burst": math.nan, "wait_p95_h_others_after_burst": math.nan,
+                "burst_span_h_deadline": math.nan}
     spans = deadline.group_by("user").agg(pl.col("submit").min().alias("first"),
                                           pl.col("submit").max().alias("last"),
                                           pl.col("end").max().alias("end"),
@@ -210,10 +215,14 @@ def burst_figures(jobs: pl.DataFrame) -> dict[str, float]:
     others = jobs.filter((pl.col("arch") != "deadline") & pl.col("start").is_not_nan())
     submit = others["submit"].to_numpy()
     inside = np.zeros(len(submit), dtype=bool)
+    after = np.zeros(len(submit), dtype=bool)
     for first, last in zip(spans["first"].to_list(), spans["last"].to_list()):
         inside |= (submit >= first) & (submit <= last)
+        after |= (submit > last) & (submit <= last + AFTER_BURST_S)
+    wait_h = others["wait_s"].to_numpy() / 3600.0
     span = (spans["end"] - spans["first"]).to_numpy() / 3600.0
-    return {"wait_p95_h_others_in_burst": _pct(others["wait_s"].to_numpy()[inside] / 3600.0, 95),
+    return {"wait_p95_h_others_in_burst": _pct(wait_h[inside], 95),
+            "wait_p95_h_others_after_burst": _pct(wait_h[after & ~inside], 95),
             "burst_span_h_deadline": math.nan if spans["unstarted"].any() else float(span.mean())}
 
 
@@ -282,8 +291,10 @@ def cell_table(study: Study, folder: Path, grid_path: Path) -> tuple[pl.DataFram
     numeric = [c for c, t in runs.schema.items() if t.is_numeric() and c not in ("seed",)]
     cells = (runs.group_by("cell_id", maintain_order=True)
              .agg(pl.len().alias("runs"), *[pl.col(c).mean() for c in numeric]))
-    first = plan_df.group_by("cell_id", maintain_order=True).agg([pl.col(k).first() for k in knobs])
-    return first.join(cells, on="cell_id", how="inner"), knobs
+    first = (plan_df.group_by("cell_id", maintain_order=True).agg([pl.col(k).first() for k in knobs])
+             .with_row_index("plan_order"))
+    table = first.join(cells, on="cell_id", how="inner").sort("plan_order").drop("plan_order")
+    return table, knobs
 
 
 def front_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
@@ -305,12 +316,22 @@ def front_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 UNITS = {"gpu_util": "GPU utilisation (fraction)", "started_15min_frac": "jobs started within 15 min (fraction)",
          "complexity": "configuration complexity (count)", "lost_gpu_h": "GPU-hours lost to preemption",
-         "limit_idle_gpu_h": "limit-idle GPU-hours", "unmet_demand_gpu_h": "unmet demand (GPU-hours)"}
+         "limit_idle_gpu_h": "limit-idle GPU-hours", "unmet_demand_gpu_h": "unmet demand (GPU-hours)",
+         "burst_span_h_deadline": "deadline burst, first submit to last end (h)"}
 
 
 def _axis_label(name: str, direction: str | None) -> str:
-    text = UNITS.get(name, name.replace("wait_", "wait ").replace("_h_", " (h) ").replace("_h", " (h)")
-                     .replace("_", " "))
+    wait = re.fullmatch(r"wait_(p\d+)_h(?:_(.+))?", name)
+    if name in UNITS:
+        text = UNITS[name]
+    elif wait:
+        who = {None: "all jobs", "new": "new users' jobs", "owner": "owners' jobs", "heavy": "heavy users' jobs",
+               "regular": "regular users' jobs", "deadline": "deadline groups' jobs",
+               "nonpreemptible": "jobs of users not opted in", "others_in_burst": "others' jobs during a burst",
+               "others_after_burst": "others' jobs in 3 days after a burst"}.get(wait[2], f"{wait[2]} jobs")
+        text = f"{wait[1]} wait of {who} (h)"
+    else:
+        text = name.replace("_", " ")
     return text + {"max": "  (higher is better)", "min": "  (lower is better)"}.get(direction or "", "")
 
 
@@ -362,18 +383,27 @@ def panel_svg(cells: pl.DataFrame, panel: Panel, knobs: list[str], front: np.nda
     for k, name in enumerate(names):
         colour = COLOURS[k % len(COLOURS)]
         idx = [i for i in range(len(rows)) if series[i] == name and good[i]]
-        if len(idx) > 1:
+        if name and len(idx) > 1:
             path = " ".join(f"{px(x[i]):.1f},{py(y[i]):.1f}" for i in idx)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-opacity="0.5"/>')
         for i in idx:
             fill = colour if front[i] else "white"
             parts.append(f'<circle cx="{px(x[i]):.1f}" cy="{py(y[i]):.1f}" r="{6 if front[i] else 4.5}" '
-                         f'fill="{fill}" stroke="{colour}" stroke-width="1.5"/>'
-                         f'<text x="{px(x[i]) + 7:.1f}" y="{py(y[i]) - 5:.1f}" font-size="10" fill="#333">'
-                         f'{escape(panel.label(rows[i]))}</text>')
+                         f'fill="{fill}" stroke="{colour}" stroke-width="1.5"/>')
         if name:
             parts.append(f'<circle cx="{ml + 12}" cy="{mt + 14 + 16 * k}" r="4.5" fill="{colour}"/>'
                          f'<text x="{ml + 22}" y="{mt + 18 + 16 * k}" font-size="11">{escape(name)}</text>')
+    # Labels: points closer than a few pixels share one label ("32 GPUs = no cap").
+    spots: dict[tuple[int, int], list[str]] = {}
+    for i in np.flatnonzero(good):
+        spot = (round(px(x[i]) / 8), round(py(y[i]) / 8))
+        text = panel.label(rows[i])
+        if text and text not in spots.setdefault(spot, []):
+            spots[spot].append(text)
+    for (sx, sy), texts in spots.items():
+        right = sx * 8 > 0.65 * width  # labels on the right half run leftwards, inside the panel
+        parts.append(f'<text x="{sx * 8 + (-7 if right else 7)}" y="{sy * 8 - 5}" font-size="10" fill="#333" '
+                     f'text-anchor="{"end" if right else "start"}">{escape(" = ".join(texts))}</text>')
     parts.append("</g>")
     return "".join(parts)
 
