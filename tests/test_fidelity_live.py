@@ -27,7 +27,7 @@ def live_golden(tmp_path_factory):
     from cluster import localslurm
 
     case = load_case(CASE)
-    with exclusive_slurm():
+    with exclusive_slurm(wait_s=900):
         try:
             rec = record(case, log=lambda m: None)
         finally:

@@ -141,8 +141,9 @@ def _setup_accounting(case: Case) -> None:
         proc = subprocess.run(["sacctmgr", "-i", *args], capture_output=True, text=True, env=ENV)
         if proc.returncode != 0 and "already exists" not in proc.stdout + proc.stderr:
             raise RuntimeError(f"sacctmgr {' '.join(args)}: {proc.stdout.strip()} {proc.stderr.strip()}")
-    subprocess.run(["sacctmgr", "-i", "delete", "user", "name=root", f"account={localslurm.ACCOUNT}"],
-                   capture_output=True, env=ENV)
+    for account in (localslurm.ACCOUNT, "root"):   # root's associations: the harness's and the default one
+        subprocess.run(["sacctmgr", "-i", "delete", "user", "name=root", f"account={account}"],
+                       capture_output=True, env=ENV)
     time.sleep(2)  # associations reach slurmctld asynchronously
 
 
@@ -150,7 +151,10 @@ def _effective_config() -> list[str]:
     keys = ("SchedulerParameters", "SchedulerType", "Priority", "Preempt", "SelectType", "KillWait",
             "OverTimeLimit", "FairShareDampeningFactor", "AccountingStorageEnforce", "SLURM_VERSION")
     out = _run(["scontrol", "show", "config"])
-    return [" ".join(line.split()) for line in out.splitlines() if line.strip().startswith(keys)]
+    lines = [" ".join(line.split()) for line in out.splitlines() if line.strip().startswith(keys)]
+    # the association tree as the scheduler sees it (root must not appear among the users)
+    tree = _run(["sshare", "-a", "-P", "-o", "Account,User,RawShares"], check=False)
+    return lines + [f"sshare {line}" for line in tree.splitlines() if line.strip()]
 
 
 def record(case: Case, log=print) -> Recording:
