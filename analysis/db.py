@@ -184,7 +184,7 @@ class Results:
         SQL cannot switch it back (statement types are checked in analysis.sql).
         """
         con = duckdb.connect(":memory:")
-        cases = " ".join(f"WHEN {df} THEN {t}" for df, t in enumerate(T975, start=1))
+        cases = " ".join(f"WHEN df = {df} THEN {t}" for df, t in enumerate(T975, start=1))
         con.execute(f"CREATE MACRO t975(df) AS CASE WHEN df < 1 THEN NULL {cases} ELSE 1.96 END")
         for table in TABLES:
             if self.has(table):

@@ -32,7 +32,7 @@ def _layout(fig: go.Figure, height: int, title: str = "") -> go.Figure:
         font=FONT,
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
     )
     fig.update_xaxes(gridcolor="#eef0f3", zeroline=False, linecolor="#9aa3af", showline=True)
     fig.update_yaxes(gridcolor="#eef0f3", zeroline=False, linecolor="#9aa3af", showline=True)
@@ -91,7 +91,9 @@ def front_scatter(cells: pl.DataFrame, x: str, y: str, objectives: dict[str, str
         ))
     fig.update_xaxes(title_text=f"{label(x)}, {DIRECTION_WORDS[objectives[x]]}")
     fig.update_yaxes(title_text=f"{label(y)}<br>{DIRECTION_WORDS[objectives[y]]}")
-    return _layout(fig, 420)
+    _layout(fig, 450)
+    fig.update_layout(margin=dict(b=95))
+    return fig
 
 
 def knob_effects(runs: pl.DataFrame, knob: str, objectives: list[str]) -> go.Figure:
@@ -149,6 +151,12 @@ def drilldown(detail: RunDetail, title: str) -> go.Figure:
     if detail.pending_h:
         reasons = list(detail.pending_h)[:8][::-1]
         fig.add_trace(go.Bar(x=[detail.pending_h[r] for r in reasons], y=reasons, orientation="h",
-                             marker_color="#64748b", showlegend=False), row=1, col=3)
+                             text=reasons, textposition="inside", insidetextanchor="start",
+                             textfont=dict(color="#ffffff"), marker_color="#64748b", showlegend=False,
+                             hovertemplate="%{y}: %{x:.3g} job-hours<extra></extra>"), row=1, col=3)
+        fig.update_yaxes(showticklabels=False, row=1, col=3)
+        fig.update_xaxes(title_text="job-hours", row=1, col=3)
     fig.update_annotations(font_size=12)
-    return _layout(fig, 340, title=title)
+    _layout(fig, 360, title=title)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0.36), margin=dict(t=60, b=80))
+    return fig

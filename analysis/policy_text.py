@@ -20,10 +20,15 @@ from analysis.units import format_duration, format_tres, format_tres_minutes, pa
 
 @dataclass(frozen=True)
 class Phrase:
-    """One statement of the policy; `varies` when a swept knob set a value in it."""
+    """One statement of the policy; `varies` when a swept knob set a value in it.
+
+    `short` is the statement cut down to the parts a knob set ("gpu partition: jobs up to
+    3 days"), for tables that show only what differs between configurations.
+    """
 
     text: str
     varies: bool
+    short: str = ""
 
 
 def base_scenario(manifest: dict) -> dict:
@@ -74,43 +79,35 @@ def _limit(value: object) -> bool:
     return value not in (None, "", -1, 0, "-1") and str(value).upper() not in ("UNLIMITED", "INFINITE")
 
 
-def _partition(name: str, part: dict, scenario: dict, prefix: str) -> tuple[str, set[str]]:
-    bits: list[str] = []
-    used: set[str] = set()
+def _partition(name: str, part: dict, scenario: dict, prefix: str) -> list[tuple[str, set[str]]]:
+    """The partition's rules as (text, keys) bits, in the order users meet them."""
+    bits: list[tuple[str, set[str]]] = []
     if "MaxTime" in part:
-        bits.append(f"jobs up to {format_duration(parse_duration_s(part['MaxTime']))}")
-        used.add(f"{prefix}.MaxTime")
+        bits.append((f"jobs up to {format_duration(parse_duration_s(part['MaxTime']))}", {f"{prefix}.MaxTime"}))
     nodes = _node_count(part.get("Nodes", "ALL"), scenario)
     if nodes:
         everyone = str(part.get("Nodes", "ALL")).upper() == "ALL"
-        bits.append(f"on {'all ' if everyone else ''}{nodes} node{'s' if nodes != 1 else ''}")
-        used.add(f"{prefix}.Nodes")
+        bits.append((f"on {'all ' if everyone else ''}{nodes} node{'s' if nodes != 1 else ''}", {f"{prefix}.Nodes"}))
     if _limit(part.get("MaxNodes")):
         plural = "" if str(part["MaxNodes"]) == "1" else "s"
-        bits.append(f"at most {part['MaxNodes']} node{plural} per job")
-        used.add(f"{prefix}.MaxNodes")
+        bits.append((f"at most {part['MaxNodes']} node{plural} per job", {f"{prefix}.MaxNodes"}))
     if _limit(part.get("MaxTRESPerJob")):
-        bits.append(f"at most {format_tres(part['MaxTRESPerJob'])} per job")
-        used.add(f"{prefix}.MaxTRESPerJob")
+        bits.append((f"at most {format_tres(part['MaxTRESPerJob'])} per job", {f"{prefix}.MaxTRESPerJob"}))
     if part.get("DefaultTime") and part.get("DefaultTime") != part.get("MaxTime"):
-        bits.append(f"default time limit {format_duration(parse_duration_s(part['DefaultTime']))}")
-        used.add(f"{prefix}.DefaultTime")
+        bits.append((f"default time limit {format_duration(parse_duration_s(part['DefaultTime']))}", {f"{prefix}.DefaultTime"}))
     if int(part.get("PriorityTier", 1) or 1) > 1:
-        bits.append(f"scheduled first (PriorityTier {part['PriorityTier']})")
-        used.add(f"{prefix}.PriorityTier")
+        bits.append((f"scheduled first (PriorityTier {part['PriorityTier']})", {f"{prefix}.PriorityTier"}))
     mode = str(part.get("PreemptMode", "OFF")).upper()
     if mode not in ("OFF", ""):
-        grace = parse_duration_s(part.get("GraceTime", 0)) if part.get("GraceTime") else 0
         text = f"jobs here can be preempted ({mode.lower()})"
-        if grace:
-            text += f" with {format_duration(float(part['GraceTime']))} warning"
-        bits.append(text)
-        used |= {f"{prefix}.PreemptMode", f"{prefix}.GraceTime"}
+        grace = part.get("GraceTime") or 0  # seconds, as in slurm.conf
+        if isinstance(grace, (int, float)) and grace > 0:
+            text += f" with {format_duration(float(grace))} warning"
+        bits.append((text, {f"{prefix}.PreemptMode", f"{prefix}.GraceTime"}))
     accounts = str(part.get("AllowAccounts", "ALL"))
     if accounts.upper() != "ALL":
-        bits.append(f"only for accounts {accounts}")
-        used.add(f"{prefix}.AllowAccounts")
-    return f"{name} partition: " + ", ".join(bits), used
+        bits.append((f"only for accounts {accounts}", {f"{prefix}.AllowAccounts"}))
+    return bits
 
 
 _LIMITS = (
@@ -170,11 +167,18 @@ def describe(base: dict, knobs: dict[str, object]) -> list[Phrase]:
     scenario = apply_knobs(base, knobs)
     knob_keys = set(knobs)
     found: list[tuple[str, set[str]]] = []
+    shorts: dict[int, str] = {}
     partitions = scenario.get("partitions", {})
     order = sorted(partitions, key=lambda p: (-int(partitions[p].get("PriorityTier", 1) or 1), p))
     for name in order:
         if isinstance(partitions[name], dict):
-            found.append(_partition(name, partitions[name], scenario, f"partitions.{name}"))
+            bits = _partition(name, partitions[name], scenario, f"partitions.{name}")
+            keys = set().union(*(k for _, k in bits)) if bits else {f"partitions.{name}"}
+            changed = [text for text, k in bits if k & knob_keys]
+            if changed:
+                shorts[len(found)] = f"{name} partition: " + ", ".join(changed)
+            rules = ", ".join(text for text, _ in bits) or "no limits"
+            found.append((f"{name} partition: {rules}", keys))
     for name, table in sorted(scenario.get("qos", {}).items()):
         if isinstance(table, dict):
             found += _limits("QOS", name, table, f"qos.{name}")
@@ -185,9 +189,11 @@ def describe(base: dict, knobs: dict[str, object]) -> list[Phrase]:
     if base:
         found += _priority(scenario)
     covered = set().union(*(keys for _, keys in found)) if found else set()
-    phrases = [Phrase(text, bool(keys & knob_keys)) for text, keys in found]
+    phrases = [
+        Phrase(text, bool(keys & knob_keys), shorts.get(i, text)) for i, (text, keys) in enumerate(found)
+    ]
     for key in sorted(knob_keys - covered):
-        phrases.append(Phrase(f"{key} = {knobs[key]}", True))
+        phrases.append(Phrase(f"{key} = {knobs[key]}", True, f"{key} = {knobs[key]}"))
     return phrases
 
 

@@ -53,8 +53,16 @@ def _fig_html(fig) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, config=PLOT_CONFIG)
 
 
-def _policy_html(phrases: list[Phrase]) -> str:
+def _policy_html(phrases: list[Phrase], only_varying: bool = False) -> str:
+    if only_varying:
+        return "; ".join(html.escape(p.short or p.text) for p in phrases if p.varies)
     return "; ".join(f"<b>{html.escape(p.text)}</b>" if p.varies else html.escape(p.text) for p in phrases)
+
+
+def _shared_policy(phrases: dict[str, list[Phrase]]) -> str:
+    """The phrases no knob changes (the same for every configuration)."""
+    first = next(iter(phrases.values()), [])
+    return "; ".join(html.escape(p.text) for p in first if not p.varies)
 
 
 def _badges(row: dict) -> str:
@@ -69,14 +77,14 @@ def _badges(row: dict) -> str:
 
 
 def _front_table(result: ParetoResult, phrases: dict[str, list[Phrase]]) -> str:
-    head = ["", *result.knobs, *(label(o) for o in result.objectives), "seeds", "policy as users read it"]
+    head = ["", *result.knobs, *(label(o) for o in result.objectives), "seeds", "what users are told"]
     rows = []
     for row in result.front.iter_rows(named=True):
         cells = [f"<td>{_badges(row)}</td>"]
         cells += [f"<td>{html.escape(humanize(row[k]))}</td>" for k in result.knobs]
         cells += [f'<td class="num">{format_value(o, row[o], row.get(f"{o}_ci95"))}</td>' for o in result.objectives]
         cells.append(f'<td class="num">{row.get("n_runs", "")}</td>')
-        cells.append(f'<td class="policy">{_policy_html(phrases[row["cell_id"]])}</td>')
+        cells.append(f'<td class="policy">{_policy_html(phrases[row["cell_id"]], only_varying=True)}</td>')
         rows.append(f'<tr data-cell="{html.escape(row["cell_id"])}">' + "".join(cells) + "</tr>")
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     return f'<table id="front-table"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -128,7 +136,6 @@ def _drilldown_html(results: Results, result: ParetoResult, base: dict, phrases:
             detail = run_detail(con, run[0], metrics_cfg, has_jobs, has_series)
             knobs = ", ".join(f"{k} = {humanize(row[k])}" for k in result.knobs)
             title = f"{knobs} (seed {run[1]})" + ("  \u2605 knee" if row["knee"] else "")
-            parts.append(f'<p class="policy">{_policy_html(phrases[row["cell_id"]])}</p>')
             parts.append(_fig_html(drilldown(detail, title)))
     finally:
         con.close()
@@ -210,7 +217,7 @@ on every objective and better on one); {robust} of them are robust to seed noise
 {f'<p>Most balanced compromise (knee): <span class="policy">{knee_text}</span></p>' if knee_text else ''}
 </section>
 <section id="front"><h2>The front</h2>{_front_table(result, phrases)}
-<p>Changed knob values are in <b style="color:#1d4ed8">blue</b> in the policy text.</p></section>
+{f'<p>Every configuration also has: {_shared_policy(phrases)}.</p>' if _shared_policy(phrases) else ''}</section>
 <section id="tradeoffs"><h2>The trade-offs</h2>
 <p>Each point is one configuration (mean over seeds). Blue points are on the front, grey ones are dominated;
 bars are 95% intervals. Hover a point for its knob values.</p>
