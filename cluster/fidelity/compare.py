@@ -7,7 +7,8 @@ a run that COMPLETED; the case's sleep otherwise, e.g. for TIMEOUT jobs).
 
 Checks (docs/fidelity.md):
 - "exact" cases, per job: start within START_TOL_S of Slurm's (the last run's, for requeued jobs),
-  same final state, same started_by (sacct Flags SchedMain/SchedBackfill), same node count, the
+  same final state, same started_by (sacct Flags SchedMain/SchedBackfill), same "overtook" (started
+  while a job queued before it was pending: backfill decided it), same node count, the
   same number of runs (requeues), and the same QOS/association limit reasons while pending (squeue
   snapshots vs the simulator's pending_<reason>_s columns).
 - "spread" cases (fairshare): per job, the simulated wait lies within [min, max] of Slurm's waits
@@ -27,7 +28,7 @@ from cluster.fidelity.case import MEM_PER_NODE_MB, Case, load_case
 from cluster.fidelity.golden import Golden, Run, golden_paths, read_golden, read_squeue
 
 START_TOL_S = 2
-CHECKS = ("start", "state", "started_by", "nodes", "runs", "limit_reasons")
+CHECKS = ("start", "state", "started_by", "overtook", "nodes", "runs", "limit_reasons")
 LIMIT_PREFIXES = ("QOS", "Assoc")
 SPREAD_CHECKS = ("wait_spread", "state", "nodes")
 EXPECTED_FILE = Path(__file__).resolve().parents[2] / "tests" / "fidelity" / "expected_differences.toml"
@@ -145,7 +146,7 @@ def slurm_view(golden: Golden) -> dict[str, dict[str, object]]:
             "start": start, "end": float(last.end) if last.end is not None else math.nan,
             "wait": start - first_submit, "state": last.state, "started_by": last.started_by,
             "nodes": last.nnodes, "node_list": last.node_list, "runs": len(runs),
-            "first_start": runs[0].start, "limit_reasons": reasons.get(jid, []),
+            "first_start": math.nan if runs[0].start is None else float(runs[0].start), "limit_reasons": reasons.get(jid, []),
         }
     return out
 
@@ -159,17 +160,34 @@ def _exact(case: Case, golden: Golden, label: str) -> CaseResult:
         sim = simulate_golden(case, golden)
     except Exception as exc:  # noqa: BLE001 - a simulator crash is reported as the comparison's result
         return CaseResult(case.name, label, [], error=f"{type(exc).__name__}: {exc}")
+    submit = dict(zip(job_table(case, golden)["job_id"].tolist(), job_table(case, golden)["submit"].tolist()))
+    _mark_overtaking(case, submit, slurm)
+    _mark_overtaking(case, submit, sim)
     diffs = []
     for job in case.jobs:
         s, m = slurm[job.id], sim[job.id]
         d = JobDiff(job.id, s, m)
         if math.isnan(m["start"]) or abs(m["start"] - s["start"]) > START_TOL_S:
             d.failed.append("start")
-        for check in ("state", "started_by", "nodes", "runs", "limit_reasons"):
+        for check in ("state", "started_by", "nodes", "runs", "limit_reasons", "overtook"):
             if m[check] != s[check]:
                 d.failed.append(check)
         diffs.append(d)
     return CaseResult(case.name, label, diffs)
+
+
+def _mark_overtaking(case: Case, submit: dict[str, int], view: dict[str, dict[str, object]]) -> None:
+    """view[job]["overtook"]: the job started while a job queued before it (same partition list,
+    earlier submit or same second and listed earlier) was still pending, i.e. it jumped the queue.
+    Meaningful where the queue order is submit order (every priority weight 0): unlike sacct's
+    SchedMain/SchedBackfill flag, which for a job that can start at once is a race between the two
+    schedulers, this says whether backfill semantics decided the job's start."""
+    order = {job.id: k for k, job in enumerate(case.jobs)}
+    for job in case.jobs:
+        start = view[job.id]["start"]
+        view[job.id]["overtook"] = any(
+            other.partition == job.partition and (submit[other.id], order[other.id]) < (submit[job.id], order[job.id])
+            and not view[other.id].get("first_start", view[other.id]["start"]) <= start for other in case.jobs)
 
 
 def _spread(case: Case, goldens: list[Golden]) -> CaseResult:
@@ -247,27 +265,27 @@ def _fmt(v: object) -> str:
 
 def agreement_table(names: list[str]) -> str:
     """Markdown: per case/run, jobs within 2 s (or within Slurm's spread), mean and max |start diff|."""
-    rows = ["| case | golden | jobs | start within 2 s | mean / max diff (s) | state | started_by | nodes | runs "
-            "| limit reasons |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| case | golden | jobs | start within 2 s | mean / max diff (s) | state | started_by | overtook | nodes "
+            "| runs | limit reasons |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in names:
         case = load_case(name)
         results = compare_case(case)
         if not results:
-            rows.append(f"| {name} | none recorded | {len(case.jobs)} | | | | | | | |")
+            rows.append(f"| {name} | none recorded | {len(case.jobs)} | | | | | | | | |")
         for r in results:
             n = len(case.jobs)
             if r.error:
-                rows.append(f"| {name} | {r.label} | {n} | simulator error: {r.error[:80]} | | | | | | |")
+                rows.append(f"| {name} | {r.label} | {n} | simulator error: {r.error[:80]} | | | | | | | |")
                 continue
             ok = lambda check: f"{sum(check not in d.failed for d in r.jobs)}/{n}"  # noqa: E731
             diffs = r.start_diffs
             mean = f"{sum(diffs) / len(diffs):.1f} / {max(diffs):.0f}" if diffs else "n/a"
             if case.compare == "spread":
                 rows.append(f"| {name} | {r.label} | {n} | {ok('wait_spread')} within spread | "
-                            f"{mean} (vs run1) | {ok('state')} | - | {ok('nodes')} | - | - |")
+                            f"{mean} (vs run1) | {ok('state')} | - | - | {ok('nodes')} | - | - |")
             else:
                 rows.append(f"| {name} | {r.label} | {n} | {ok('start')} | {mean} | {ok('state')} | "
-                            f"{ok('started_by')} | {ok('nodes')} | {ok('runs')} | {ok('limit_reasons')} |")
+                            f"{ok('started_by')} | {ok('overtook')} | {ok('nodes')} | {ok('runs')} | {ok('limit_reasons')} |")
     return "\n".join(rows)
 
 
