@@ -42,11 +42,17 @@ OPTIONAL_DEFAULT_ID = "job_id"
 
 @dataclass(frozen=True, eq=False)
 class JobTable:
-    """Columns of equal length (see COLUMNS); `time_origin` is the UNIX time of submit=0, if known."""
+    """Columns of equal length (see COLUMNS); `time_origin` is the UNIX time of submit=0, if known.
+
+    `unmet_demand_gpu_h` is work a workload generator never submitted as jobs (users who cannot
+    checkpoint facing a MaxTime shorter than their work): it has no rows, but it is demand the
+    policy left unmet, so the metrics add it to the never-started jobs' GPU-hours.
+    """
 
     columns: Mapping[str, np.ndarray]
     source: str = "<jobs>"
     time_origin: int | None = None
+    unmet_demand_gpu_h: float = 0.0
 
     def __len__(self) -> int:
         return len(self.columns["submit"])
@@ -56,7 +62,7 @@ class JobTable:
 
     @classmethod
     def from_columns(cls, columns: Mapping[str, Sequence | np.ndarray], source: str = "<jobs>",
-                     time_origin: int | None = None) -> "JobTable":
+                     time_origin: int | None = None, unmet_demand_gpu_h: float = 0.0) -> "JobTable":
         """Validate and convert; errors name `source`, the column and the first bad row."""
         unknown = sorted(set(columns) - set(COLUMNS))
         if unknown:
@@ -78,7 +84,7 @@ class JobTable:
         _validate(out, source)
         for arr in out.values():
             arr.setflags(write=False)
-        return cls(out, source, time_origin)
+        return cls(out, source, time_origin, float(unmet_demand_gpu_h))
 
     def to_arrow(self):
         """A pyarrow Table of the columns (the sweeps layer writes it; simcore writes no files)."""

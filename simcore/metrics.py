@@ -127,7 +127,8 @@ def compute(scenario: "Scenario", engine: "Engine", cols: dict[str, np.ndarray])
         s0[started], e0[started], (cols["alloc_gpus"] if total_gpus else cols["alloc_cpus"])[started],
         policy_metrics.user_codes(cols["user"])[1][started], total_gpus or total_cpus, (w0, w1))
     unmet = measured & ~started
-    m["unmet_demand_gpu_h"] = float((cols["gpus"][unmet] * engine.jobs["runtime"][unmet]).sum() / 3600.0)
+    m["unmet_demand_gpu_h"] = float((cols["gpus"][unmet] * engine.jobs["runtime"][unmet]).sum() / 3600.0
+                                    + engine.jobs.unmet_demand_gpu_h)
     m["complexity"] = policy_metrics.complexity(scenario)
     return m
 

@@ -288,3 +288,15 @@ def test_same_jobs_in_another_process():
     t = shape(scenario(), 9).table
     digests.add(hashlib.sha256(repr([t[k].tolist() for k in sorted(t.columns)]).encode()).hexdigest())
     assert len(digests) == 1
+
+
+def test_work_never_submitted_counts_as_unmet_demand_in_the_metrics():
+    from simcore import simulate
+
+    work = {"archetypes": {"heavy": {"count": 3, "can_checkpoint_frac": 0.0, "gpus": [1], "work_gpu_h": 200.0,
+                                     "work_sigma": 0.1, "test_jobs_per_week": 0.0}}, "days": 3}
+    sc = scenario("1-00:00:00", work)
+    shaped = shape(sc, 2)
+    assert shaped.unmet_demand_gpu_h > 0
+    assert build_jobs(sc, 2).unmet_demand_gpu_h == pytest.approx(shaped.unmet_demand_gpu_h)
+    assert simulate(sc, seed=2).metrics["unmet_demand_gpu_h"] >= shaped.unmet_demand_gpu_h

@@ -84,7 +84,8 @@ def shape(scenario: Any, seed: int = 0) -> Shaped:
     accounts = assign_accounts(scenario, params, demand, views)
     choices = _user_choices(scenario, params, demand, accounts, views)
     columns, unmet, chains = _jobs(params, demand, accounts, choices)
-    table = JobTable.from_columns(columns, source=f"{scenario.source}: workload (archetypes, seed {seed})")
+    table = JobTable.from_columns(columns, source=f"{scenario.source}: workload (archetypes, seed {seed})",
+                                  unmet_demand_gpu_h=unmet)
     users = {u: accounts[i] for i, u in enumerate(demand.users)}
     return Shaped(table, float(demand.work_gpu_h.sum()), unmet, chains, users)
 
