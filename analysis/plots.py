@@ -134,7 +134,8 @@ def drilldown(detail: RunDetail, title: str) -> go.Figure:
     )
     if detail.waits_h:
         for name, waits in detail.waits_h.items():
-            fig.add_trace(go.Box(y=waits, name=name, boxpoints=False, marker_color=FRONT if name != "all" else "#6b7280",
+            # A log axis cannot show 0: waits under a minute are drawn at one minute.
+            fig.add_trace(go.Box(y=np.maximum(waits, 1 / 60), name=name, boxpoints=False, marker_color=FRONT if name != "all" else "#6b7280",
                                  showlegend=False), row=1, col=1)
         fig.update_yaxes(type="log", title_text="hours (log)", row=1, col=1)
     if detail.timeline is not None:
@@ -146,17 +147,19 @@ def drilldown(detail: RunDetail, title: str) -> go.Figure:
             fig.add_trace(go.Scatter(x=t, y=detail.timeline["queue_len"].to_numpy(), name="jobs waiting",
                                      line=dict(color=KNEE, width=1.5)), row=1, col=2, secondary_y=True)
         fig.update_xaxes(title_text="day", row=1, col=2)
-        fig.update_yaxes(title_text="GPUs", row=1, col=2)
-        fig.update_yaxes(title_text="jobs waiting", row=1, col=2, secondary_y=True, showgrid=False)
+        fig.update_yaxes(title_text="GPUs", rangemode="tozero", row=1, col=2)
+        fig.update_yaxes(title_text="jobs waiting", rangemode="tozero", tickformat="d", row=1, col=2,
+                         secondary_y=True, showgrid=False)
     if detail.pending_h:
         reasons = list(detail.pending_h)[:8][::-1]
         fig.add_trace(go.Bar(x=[detail.pending_h[r] for r in reasons], y=reasons, orientation="h",
-                             text=reasons, textposition="inside", insidetextanchor="start",
-                             textfont=dict(color="#ffffff"), marker_color="#64748b", showlegend=False,
+                             text=reasons, textposition="auto", textangle=0, insidetextanchor="start",
+                             marker_color="#64748b", showlegend=False,
                              hovertemplate="%{y}: %{x:.3g} job-hours<extra></extra>"), row=1, col=3)
         fig.update_yaxes(showticklabels=False, row=1, col=3)
         fig.update_xaxes(title_text="job-hours", row=1, col=3)
     fig.update_annotations(font_size=12)
     _layout(fig, 360, title=title)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0.36), margin=dict(t=60, b=80))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0.36), margin=dict(t=60, b=80),
+                      uniformtext=dict(minsize=10, mode="show"))
     return fig
