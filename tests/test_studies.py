@@ -97,10 +97,11 @@ def test_front_mask_known_answer():
     assert mf.front_mask(values, ["max", "min"]).tolist() == [True, True, False, False, False]
 
 
-def _jobs(rows):
+def _jobs(rows, partition="gpu"):
     df = pl.DataFrame(rows, schema=["user", "submit", "start", "end"], orient="row")
     return df.with_columns((pl.col("start") - pl.col("submit")).alias("wait_s"),
-                           pl.col("user").str.replace(r"\d+$", "").alias("arch"))
+                           pl.col("user").str.replace(r"\d+$", "").alias("arch"),
+                           pl.lit(partition).alias("partition"))
 
 
 def test_burst_figures_known_answer():
@@ -149,3 +150,15 @@ def test_knob_labels():
     assert mf.gpu_cap("gres/gpu=16") == "16 GPUs"
     assert mf.days("14-00:00:00") == "14 d"
     assert mf.set_aside("v100[03-04],a100[01-06],h100[01-02]") == "8 GPUs aside"
+
+
+def test_partition_figures_by_where_jobs_ran():
+    h = 3600.0
+    jobs = pl.concat([
+        _jobs([("new1", 10 * h, 10.5 * h, 11 * h), ("new1", 0.0, 9 * h, 10 * h)], partition="gpu-debug"),
+        _jobs([("heavy1", 10 * h, 14 * h, 20 * h)], partition="gpu"),
+    ])
+    out = mf.partition_figures(jobs, warmup=5 * h, partitions=["gpu", "gpu-debug", "vision"])
+    assert out["wait_p95_h_in_gpu-debug"] == pytest.approx(0.5)  # the warm-up job is left out
+    assert out["wait_p50_h_in_gpu"] == pytest.approx(4.0)
+    assert math.isnan(out["wait_p95_h_in_vision"])

@@ -15,6 +15,7 @@ Per-archetype figures. Users of the archetype workload are named after their arc
 (`heavy03`, `new12`, `owner2`), so every job row says whose it is. Over jobs submitted after the
 warm-up that started (the same window as simcore's wait metrics):
   wait_p95_h_<archetype>, wait_p50_h_<archetype>   waits of that archetype's jobs (hours)
+  wait_p95_h_in_<partition>   waits of the jobs that ran in that partition (e.g. gpu-debug)
   wait_p95_h_nonpreemptible   waits of users who did not opt into a preemptible partition
                               (opt-in is drawn from the seed: simcore.workload.archetypes.draw_demand)
 and, over the whole run (a burst may fall in the warm-up):
@@ -100,7 +101,7 @@ class Study:
     panels: tuple[Panel, ...]
     columns: tuple[str, ...]              # extra columns of the table
     cell: Callable[[dict[str, Any]], str]  # a cell's name in the table
-    derived: tuple[str, ...] = ()         # derived figure groups: "archetypes", "burst", "preemptible"
+    derived: tuple[str, ...] = ()         # derived figure groups: archetypes, partitions, burst, preemptible
 
 
 def _k(name: str, fmt: Callable[[Any], str] = str) -> Callable[[dict[str, Any]], str]:
@@ -133,11 +134,15 @@ STUDIES: tuple[Study, ...] = (
           ("wait_p50_h_deadline", "wait_p50_h_heavy", "wait_p95_h", "jain_index"),
           _k("priority.PriorityDecayHalfLife", lambda v: f"half-life {days(v)}"), ("archetypes", "burst")),
     Study("q4", "q4-debug-capacity.toml", "Debug capacity set aside",
-          {"gpu_util": "max", "wait_p95_h_debug": "min"},
-          (Panel("gpu_util", "wait_p95_h_debug", _k("partitions.gpu-debug.PriorityTier", lambda v: f"gpu-debug tier {v}"),
-                 _k("partitions.gpu.Nodes", set_aside)),),
-          ("wait_p50_h_debug", "started_15min_frac", "wait_p95_h"),
-          lambda k: f"{set_aside(k['partitions.gpu.Nodes'])}, gpu-debug tier {k['partitions.gpu-debug.PriorityTier']}"),
+          {"gpu_util": "max", "wait_p95_h_in_gpu-debug": "min", "wait_p95_h": "min"},
+          (Panel("gpu_util", "wait_p95_h_in_gpu-debug",
+                 _k("partitions.gpu-debug.PriorityTier", lambda v: f"gpu-debug tier {v}"),
+                 _k("partitions.gpu.Nodes", set_aside)),
+           Panel("gpu_util", "wait_p95_h", _k("partitions.gpu-debug.PriorityTier", lambda v: f"gpu-debug tier {v}"),
+                 _k("partitions.gpu.Nodes", set_aside))),
+          ("wait_p50_h_in_gpu-debug", "wait_p95_h_debug", "started_15min_frac", "wait_p95_h_in_gpu"),
+          lambda k: f"{set_aside(k['partitions.gpu.Nodes'])}, gpu-debug tier {k['partitions.gpu-debug.PriorityTier']}",
+          ("partitions",)),
     Study("q5", "q5-preemptible.toml", "Preemptible opt-in partition",
           {"gpu_util": "max", "lost_gpu_h": "min", "wait_p95_h_nonpreemptible": "min"},
           (Panel("gpu_util", "wait_p95_h_nonpreemptible", label=_k(CKPT, lambda v: f"{v:.0%} ckpt")),
@@ -202,6 +207,17 @@ def archetype_figures(jobs: pl.DataFrame, warmup: float) -> dict[str, float]:
     return out
 
 
+def partition_figures(jobs: pl.DataFrame, warmup: float, partitions: list[str]) -> dict[str, float]:
+    """wait_p50/p95_h_in_<partition>: waits of the jobs that ran in each partition (after the warm-up)."""
+    measured = jobs.filter((pl.col("submit") >= warmup) & pl.col("start").is_not_nan())
+    out: dict[str, float] = {}
+    for name in partitions:
+        wait = measured.filter(pl.col("partition") == name)["wait_s"].to_numpy() / 3600.0
+        out[f"wait_p50_h_in_{name}"] = _pct(wait, 50)
+        out[f"wait_p95_h_in_{name}"] = _pct(wait, 95)
+    return out
+
+
 def burst_figures(jobs: pl.DataFrame) -> dict[str, float]:
     """Deadline bursts: the others' waits while a burst arrives and the bursts' spans."""
     deadline = jobs.filter(pl.col("arch") == "deadline")
@@ -242,7 +258,7 @@ def derived_figures(study: Study, folder: Path, grid_path: Path) -> pl.DataFrame
     if not study.derived:
         return pl.DataFrame({"run_id": []}, schema={"run_id": pl.Utf8})
     the_plan = plan(load_grid(grid_path))
-    jobs = (_read_parts(folder / "jobs", ["run_id", "user", "submit", "start", "end", "wait_s"])
+    jobs = (_read_parts(folder / "jobs", ["run_id", "user", "partition", "submit", "start", "end", "wait_s"])
             .with_columns(pl.col("user").str.replace(r"\d+$", "").alias("arch")))
     by_run = jobs.partition_by("run_id", as_dict=True)
     rows: list[dict[str, Any]] = []
@@ -258,6 +274,8 @@ def derived_figures(study: Study, folder: Path, grid_path: Path) -> pl.DataFrame
         row: dict[str, Any] = {"run_id": spec.run_id}
         if "archetypes" in study.derived:
             row.update(archetype_figures(run, warmup))
+        if "partitions" in study.derived:
+            row.update(partition_figures(run, warmup, [p.name for p in scenario.partitions]))
         if "burst" in study.derived:
             row.update(burst_figures(run))
         if "preemptible" in study.derived:
@@ -329,6 +347,8 @@ def _axis_label(name: str, direction: str | None) -> str:
                "regular": "regular users' jobs", "deadline": "deadline groups' jobs",
                "nonpreemptible": "jobs of users not opted in", "others_in_burst": "others' jobs during a burst",
                "others_after_burst": "others' jobs in 3 days after a burst"}.get(wait[2], f"{wait[2]} jobs")
+        if wait[2] and wait[2].startswith("in_"):
+            who = f"jobs in {wait[2][3:]}"
         text = f"{wait[1]} wait of {who} (h)"
     else:
         text = name.replace("_", " ")
