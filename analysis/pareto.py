@@ -239,6 +239,11 @@ def resolve_objectives(results: Results, objectives: dict[str, str] | None) -> d
             f"{results.path}/manifest.json lists no objectives; pass --objectives METRIC:max,METRIC:min"
         )
     unknown = [name for name in chosen if name not in results.metrics]
+    if unknown and not results.metrics:
+        raise ObjectiveError(
+            f"{results.path}/runs: no metric columns with values (did every run fail? "
+            "see `sweeps sql DIR \"SELECT status, error FROM runs\"`)"
+        )
     if unknown:
         raise ObjectiveError(
             f"objective {unknown[0]!r} is not a metric of this sweep; metrics: {', '.join(results.metrics)}"
