@@ -370,7 +370,7 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 def panel_svg(cells: pl.DataFrame, panel: Panel, knobs: list[str], front: np.ndarray,
               objectives: dict[str, str], x0: float, width: float, height: float) -> str:
     """One scatter panel at horizontal offset x0."""
-    ml, mr, mt, mb = 70, 20, 20, 50
+    ml, mr, mt, mb = 70, 20, 34, 50
     x = cells[panel.x].cast(pl.Float64).to_numpy()
     y = cells[panel.y].cast(pl.Float64).to_numpy()
     rows = cells.select(knobs).to_dicts()
@@ -410,9 +410,10 @@ def panel_svg(cells: pl.DataFrame, panel: Panel, knobs: list[str], front: np.nda
             fill = colour if front[i] else "white"
             parts.append(f'<circle cx="{px(x[i]):.1f}" cy="{py(y[i]):.1f}" r="{6 if front[i] else 4.5}" '
                          f'fill="{fill}" stroke="{colour}" stroke-width="1.5"/>')
-        if name:
-            parts.append(f'<circle cx="{ml + 12}" cy="{mt + 14 + 16 * k}" r="4.5" fill="{colour}"/>'
-                         f'<text x="{ml + 22}" y="{mt + 18 + 16 * k}" font-size="11">{escape(name)}</text>')
+        if name:  # legend in one row above the plot
+            lx = ml + 150 * k
+            parts.append(f'<circle cx="{lx + 5}" cy="{mt - 14}" r="4.5" fill="{colour}"/>'
+                         f'<text x="{lx + 14}" y="{mt - 10}" font-size="11">{escape(name)}</text>')
     # Labels: points closer than a few pixels share one label ("32 GPUs = no cap").
     spots: dict[tuple[int, int], list[str]] = {}
     for i in np.flatnonzero(good):
@@ -420,10 +421,18 @@ def panel_svg(cells: pl.DataFrame, panel: Panel, knobs: list[str], front: np.nda
         text = panel.label(rows[i])
         if text and text not in spots.setdefault(spot, []):
             spots[spot].append(text)
+    placed: list[tuple[float, float, float]] = []  # (left, baseline, right) of labels drawn
     for (sx, sy), texts in spots.items():
+        text = " = ".join(texts)
         right = sx * 8 > 0.65 * width  # labels on the right half run leftwards, inside the panel
-        parts.append(f'<text x="{sx * 8 + (-7 if right else 7)}" y="{sy * 8 - 5}" font-size="10" fill="#333" '
-                     f'text-anchor="{"end" if right else "start"}">{escape(" = ".join(texts))}</text>')
+        w = 5.5 * len(text)
+        left = sx * 8 - 7 - w if right else sx * 8 + 7
+        for dy in (-5, 12, -17, 24, -29, 36):  # the first offset that overlaps no label drawn
+            base = sy * 8 + dy
+            if not any(abs(base - b) < 11 and left < r and l < left + w for l, b, r in placed):
+                break
+        placed.append((left, base, left + w))
+        parts.append(f'<text x="{left:.1f}" y="{base:.1f}" font-size="10" fill="#333">{escape(text)}</text>')
     parts.append("</g>")
     return "".join(parts)
 
