@@ -71,6 +71,10 @@ def wait_for_nodes(address: str, expected: int, timeout: float, poll: float = 1.
         ray.shutdown()
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cluster.ray_wait", description=__doc__.split("\n\n")[0])
     parser.add_argument("address")
@@ -83,9 +87,9 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         seen = wait_for_nodes(args.address, args.nodes, args.timeout, watch=tuple(args.watch_pid))
     except TimeoutError as exc:
-        print(f"trilemma: ray cluster incomplete: {exc}", flush=True)
+        print(f"trilemma: {_now()} ray cluster incomplete: {exc}", flush=True)
         return 1
-    print(f"trilemma: ray cluster ready: {seen} expected={args.nodes}", flush=True)
+    print(f"trilemma: {_now()} ray cluster ready: {seen} expected={args.nodes}", flush=True)
     return 0
 
 

@@ -34,7 +34,7 @@ export RAY_AUTH_MODE=@@RAY_AUTH_MODE@@
 export RAY_USAGE_STATS_ENABLED=0
 export PATH=@@BIN_DIR@@:"$PATH"
 
-log() { printf 'trilemma: %s\n' "$*"; }
+log() { printf 'trilemma: %s %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
 node_ip() {
     # This node's own first IPv4 address: no DNS lookup of the Slurm node name.

@@ -87,7 +87,7 @@ def test_sweep_with_slurm_on_two_nodes_stores_every_run_and_ray_saw_two_nodes(sl
     job_id = re.search(r"Submitted Slurm job (\d+)", proc.stdout).group(1)
     assert wait_state(job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, 300) == "COMPLETED"
     log = (out / "two-nodes" / "slurm" / f"slurm-{job_id}.out").read_text()
-    assert re.search(r"trilemma: ray cluster ready: nodes=2 CPU=2 ", log), log
+    assert re.search(r"trilemma: \S+ ray cluster ready: nodes=2 CPU=2 ", log), log
     assert "6 runs planned, 0 already stored; ran 6 (6 ok, 0 failed)" in log, log
     rows = stored(out / "two-nodes")
     assert len(rows) == len({r for r, _ in rows}) == 6 and {s for _, s in rows} == {"ok"}
@@ -119,7 +119,7 @@ def test_requeued_sweep_resumes_and_stores_every_run_exactly_once(slurm, tmp_pat
     assert len(rows) == len({r for r, _ in rows}) == 24, "every run exactly once"
     assert {s for _, s in rows} == {"ok"}
     log = job.log.read_text()
-    assert log.count("trilemma: ray cluster ready: nodes=2") == 2, log
+    assert len(re.findall(r"trilemma: \S+ ray cluster ready: nodes=2 ", log)) == 2, log
     assert "restart 1" in log
     resumed = re.search(r"24 runs planned, (\d+) already stored", log.split("restart 1", 1)[1])
     assert resumed and int(resumed.group(1)) >= first_attempt, log
