@@ -13,15 +13,36 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from simcore.errors import TrilemmaError
+
 TARGET_TASK_S = 0.5
 MAX_BATCH = 1000
 TASK_RETRIES = 3
 OBJECT_STORE_BYTES = 256 * 2**20
+
+
+class RayConnectError(TrilemmaError):
+    """No Ray cluster answers at the given address."""
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not minutes (ray.init retries a dead address for a long time)."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise RayConnectError(f"--address {address}: no Ray head answers there ({reason}); start "
+                              "one with `ray start --head`, or omit --address for an embedded "
+                              "Ray") from None
 
 
 @dataclass(frozen=True)
@@ -87,7 +108,11 @@ class RayBackend:
         address = self.options.address or os.environ.get("RAY_ADDRESS")
         if not ray.is_initialized():
             if address:
-                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+                check_reachable(address)
+                try:
+                    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+                except ConnectionError as exc:
+                    raise RayConnectError(f"--address {address}: {exc}") from None
                 self.where = f"Ray cluster at {address}"
             else:
                 self.where = "embedded Ray"

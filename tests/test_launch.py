@@ -8,6 +8,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from cluster.ray_backend import RayConnectError, check_reachable
 from sweeps.cli import cli
 from sweeps.grid import load_grid
 from sweeps.launch import LaunchOptions, dry_run, launch
@@ -222,3 +223,11 @@ layout = "split"
     knobs = duckdb.sql(f"SELECT DISTINCT layout, \"workload.load\", \"workload.users\" FROM "
                        f"'{tmp_path}/results/t/runs/*.parquet' ORDER BY ALL").fetchall()
     assert knobs == [("single", 0.6, 5), ("single", 0.9, 10), ("split", 0.9, 10)]
+
+
+def test_an_address_without_a_ray_head_fails_fast_with_one_line():
+    with pytest.raises(RayConnectError) as error:
+        check_reachable("127.0.0.1:1")
+    assert str(error.value) == ("--address 127.0.0.1:1: no Ray head answers there (Connection "
+                                "refused); start one with `ray start --head`, or omit --address "
+                                "for an embedded Ray")
