@@ -247,6 +247,11 @@ def format_details(result: CaseResult) -> str:
         return "\n".join(lines + [f"   simulator error: {result.error}"])
     for d in result.jobs:
         mark = "ok " if not d.failed else "XX "
+        if "wait_spread" in d.slurm:
+            lines.append(f" {mark}{d.job}: slurm waits {d.slurm['wait_spread']} {d.slurm['state']} n={d.slurm['nodes']} | "
+                         f"sim waits {d.sim['wait_spread']} {d.sim['state']} n={d.sim['nodes']}"
+                         + (f"  [{', '.join(d.failed)}]" if d.failed else ""))
+            continue
         lines.append(
             f" {mark}{d.job}: slurm start {_fmt(d.slurm.get('start'))} {d.slurm.get('state')} "
             f"{d.slurm.get('started_by', '')} n={d.slurm.get('nodes')} runs={d.slurm.get('runs', '')} "

@@ -136,7 +136,8 @@ def _ensure_linux_users(users: tuple[str, ...]) -> None:
 
 
 def _setup_accounting(case: Case) -> None:
-    """Case QOS, accounts and users; take root out of the harness account (else Fair Tree ranks it)."""
+    """Case QOS, accounts and users; remove root's associations and the harness account, which the
+    case does not define (Fair Tree would rank root among the users)."""
     for args in case.sacctmgr_commands():
         proc = subprocess.run(["sacctmgr", "-i", *args], capture_output=True, text=True, env=ENV)
         if proc.returncode != 0 and "already exists" not in proc.stdout + proc.stderr:
@@ -144,6 +145,7 @@ def _setup_accounting(case: Case) -> None:
     for account in (localslurm.ACCOUNT, "root"):   # root's associations: the harness's and the default one
         subprocess.run(["sacctmgr", "-i", "delete", "user", "name=root", f"account={account}"],
                        capture_output=True, env=ENV)
+    subprocess.run(["sacctmgr", "-i", "delete", "account", localslurm.ACCOUNT], capture_output=True, env=ENV)
     time.sleep(2)  # associations reach slurmctld asynchronously
 
 
