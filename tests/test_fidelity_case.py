@@ -133,3 +133,20 @@ def test_job_table_from_golden_uses_real_submits_and_runtimes() -> None:
         assert abs(table["submit"][k] - (first + job.submit_s)) <= 1     # submitted on time
         assert table["time_limit"][k] == job.limit_min * 60
         assert view[job.id]["state"] == "COMPLETED" and abs(table["runtime"][k] - job.sleep_s) <= 1
+
+
+def test_slurm_view_of_committed_goldens() -> None:
+    """Known answers read off the goldens by hand (docs/fidelity.md): queue jumpers, the
+    End-to-start latencies, and a requeued job's two runs."""
+    from cluster.fidelity.compare import _mark_overtaking, start_latencies
+
+    case = load_case("fifo_backfill")
+    golden = read_golden(golden_paths("fifo_backfill")[0])
+    view = slurm_view(golden)
+    table = job_table(case, golden)
+    _mark_overtaking(case, dict(zip(table["job_id"].tolist(), table["submit"].tolist())), view)
+    assert sorted(j for j in view if view[j]["overtook"]) == ["a04", "a06", "a09", "a11", "a12"]
+    assert start_latencies(golden) == [1, 0, 1, 0, 1, 1, 1, 1, 1, 1]
+    pre = slurm_view(read_golden(golden_paths("preempt_requeue")[0]))
+    assert (pre["r01"]["runs"], pre["r01"]["first_start"], pre["r01"]["start"]) == (2, 13.0, 182.0)
+    assert pre["r02"]["state"] == "TIMEOUT"   # ended after the end time its preemption set
