@@ -26,6 +26,7 @@ import numpy as np
 from simcore.errors import WorkloadError
 from simcore.limits import Limits
 from simcore.nodes import Nodes
+from simcore.preempt import EV_ELIGIBLE, EV_PREEMPT, EnginePreemption
 from simcore.priority import EnginePriority
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ EV_END, EV_OVERRUN = 0, 1
 NEVER = 1 << 62                 # "no such time"
 UNLIMITED_TIME = 365 * 86400    # planning horizon for a job whose limit is UNLIMITED
 TIMEOUT_CHECK = 30              # slurmctld enforces time limits in a 30 s periodic check
-LIMIT_REASON_PREFIXES = ("QOS", "Assoc")
+LIMIT_REASON_PREFIXES = ("QOS", "Assoc", "Max")   # QOS*, Assoc*, Max*PerAccount (simcore.limits)
 
 
 class Engine:
@@ -59,7 +60,8 @@ class Engine:
         self.limits = Limits(scenario, jobs)
         self._prepare_partitions()
         self._prepare_jobs()
-        self.priority = EnginePriority(self)
+        self.priority = EnginePriority(self, self.limits.tree, self.limits.assoc)
+        self.preempt = EnginePreemption(self)
 
     # ------------------------------------------------------------ preparation
 
@@ -285,6 +287,12 @@ class Engine:
             self.state[j] = REJECTED
             self.end_state[j] = "REJECTED"
             return
+        rejected = self.limits.on_submit(j, now)    # MaxSubmitJobs* / GrpSubmitJobs
+        if rejected is not None:
+            self.state[j] = REJECTED
+            self.end_state[j] = "REJECTED"
+            self.reason[j] = rejected
+            return
         self.state[j] = PENDING
         self.reason_t[j] = now
         # Until a scheduler reaches the job: waiting on a dependency, else behind higher priority.
@@ -335,9 +343,11 @@ class Engine:
         self.end_t[j] = end
         self.seq += 1
         heapq.heappush(self.heap, (end, EV_END, self.seq, j))
+        end_seq = self.seq
         if end > now + L:     # runs past its planned end: backfill plans differ until it ends
             self.seq += 1
             heapq.heappush(self.heap, (now + L, EV_OVERRUN, self.seq, j))
+        self.preempt.started(j, end_seq, self.seq if self.seq != end_seq else -1)
         self.limits.on_start(j, now)
         self.backfill.resumable = False
         self.priority.on_start(self, j, now)
@@ -430,6 +440,7 @@ class Engine:
                 if chosen is None:
                     memo[(j, p)] = epoch
             if chosen is None:
+                self.preempt.attempt(j, p, now)
                 self._set_reason(j, "Resources", now)
                 blocked_parts.add(p)
                 blocked_nodes |= self.pnode_set[p]
@@ -494,8 +505,17 @@ class Engine:
             t = now = min(te, ns, nb)
             happened = False
             while heap and heap[0][0] == t:
-                _, kind, _, j = heapq.heappop(heap)
-                if kind == EV_END:
+                _, kind, seq, j = heapq.heappop(heap)
+                if seq in self.preempt.stale:      # end/overrun of a run that was preempted
+                    self.preempt.stale.discard(seq)
+                    continue
+                if kind == EV_PREEMPT:
+                    self.preempt.release(j, t)
+                    happened = True
+                elif kind == EV_ELIGIBLE:
+                    self.preempt.eligible(j, t)
+                    happened = True
+                elif kind == EV_END:
                     self._end(j, t)
                     happened = True
                 else:

@@ -2,71 +2,551 @@
 
 Interface used by the engine (keep it small; the policy code extends what is checked):
 - `Limits(scenario, jobs)`: built once per run from the scenario and the JobTable;
+- `on_submit(j, now) -> str | None`: a reason if a submit limit rejects the job (it never queues);
 - `blocking_reason(j, now) -> str | None`: Slurm's pending reason if a limit keeps job j waiting;
 - `on_start(j, now)` / `on_end(j, now)`: the job's resources join / leave the usage counters;
-- `next_change(now) -> int | None`: the next time a limit may loosen with no job ending (None: never).
+- `next_change(now) -> int | None`: the next time a limit may loosen with no job ending (None: never);
+- `active`: False when no limit is configured (the engine then skips every check);
+- `key(j) -> tuple`: jobs with equal keys get the same answer from `blocking_reason` at the same
+  moment. The engine caches "blocked" answers by key until a job ends or `next_change` passes
+  (usage only grows in between), so thousands of held jobs of one user cost one check;
+- `requeued(j)`: the next on_end/on_submit of j are a requeue (it stays submitted);
+- `over_limit[j]`: the reason when job j alone exceeds a limit and can never start (else None).
 A limit-blocked job is skipped by both schedulers and gets no backfill reservation (as in Slurm).
 
-Implemented here: per-QOS MaxTRESPerUser on gres/gpu (QOSMaxGRESPerUser) and cpu
-(QOSMaxCpuPerUserLimit). A job's QOS is its `qos` column, else the user's DefaultQOS, else
-"normal"; a QOS without a [qos.<name>] table has no limits.
+What is checked (sacctmgr spelling; docs/policy.md has the details and simplifications):
+- QOS: MaxTRESPerJob, MaxTRESMinsPerJob, MaxWall, GrpTRES, GrpTRESRunMins, GrpJobs,
+  MaxTRESPerUser, MaxJobsPerUser, MaxTRESPerAccount, MaxJobsPerAccount; at submit GrpSubmitJobs,
+  MaxSubmitJobsPerUser, MaxSubmitJobsPerAccount. Flags=DenyOnLimit rejects at submit a job that
+  alone exceeds a per-job limit; Flags=OverPartQOS lets the job QOS win over the partition QOS. A job's QOS is its `qos` column, else its
+  association's DefaultQOS, else "normal"; a QOS without a [qos.<name>] table has no limits. A
+  partition QOS (partitions.<p>.QOS) applies too; where both set the same limit, the partition
+  QOS's value wins (Slurm's default).
+- Associations (the account tree of simcore.fairshare): GrpTRES, GrpTRESRunMins, GrpJobs,
+  GrpSubmitJobs count every job in the subtree; MaxTRESPerJob, MaxTRESMinsPerJob,
+  MaxWall(DurationPerJob), MaxJobs, MaxSubmitJobs apply per user association and are inherited
+  from the nearest account that sets them.
+- TRES: cpu, mem (MB, job total), node, billing (TRESBillingWeights), gres/gpu, gres/gpu:<type>.
+- GrpTRESRunMins as Slurm: usage = sum over running jobs of TRES x remaining time limit; a job may
+  start only if usage + its TRES x its time limit <= the limit; the remaining time of running jobs
+  shrinks only at PriorityCalcPeriod ticks (t = k x PriorityCalcPeriod), so a blocked job starts at
+  the first tick (or job end) after which it fits.
+- Order of checks, as acct_policy.c (the first failing one is the reason): a job that alone exceeds
+  a limit reports that limit; then the partition QOS, the job QOS (GrpJobs, MaxJobsPerAccount,
+  MaxJobsPerUser, GrpTRES, GrpTRESRunMins, MaxTRESPerAccount, MaxTRESPerUser), then the user
+  association (MaxJobs) and every association up to root (GrpJobs, GrpTRES, GrpTRESRunMins);
+  TRES in Slurm's order cpu, mem, node, billing, gres.
+- Simplifications: limits count requested TRES (an exclusive job's whole nodes are not counted);
+  a job listing several partitions is checked against its first one's QOS and time limit.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simcore.errors import ConfigError
+from simcore.fairshare import AssocTree, billing, parse_billing_weights
+from simcore.priority import PriorityConfig
 
 if TYPE_CHECKING:
     from simcore.config import Scenario
     from simcore.jobs import JobTable
 
+BASE_TRES = ("cpu", "mem", "node", "billing", "gres/gpu")
+QOS_LIMITS = ("GrpTRES", "GrpTRESRunMins", "GrpJobs", "GrpSubmitJobs", "MaxTRESPerJob", "MaxTRESMinsPerJob",
+              "MaxTRESPerUser", "MaxJobsPerUser", "MaxSubmitJobsPerUser", "MaxTRESPerAccount",
+              "MaxJobsPerAccount", "MaxSubmitJobsPerAccount", "MaxWall", "MaxWallDurationPerJob")
+ASSOC_LIMITS = ("GrpTRES", "GrpTRESRunMins", "GrpJobs", "GrpSubmitJobs", "MaxTRESPerJob", "MaxTRESMinsPerJob",
+                "MaxJobs", "MaxSubmitJobs", "MaxWall", "MaxWallDurationPerJob")
+# Per-TRES pending reasons, as slurmctld names them (src/common/slurm_protocol_defs.c).
+_TRES_REASONS: dict[tuple[str, str], dict[str, str]] = {
+    ("QOS", "GrpTRES"): {"cpu": "QOSGrpCpuLimit", "mem": "QOSGrpMemLimit", "node": "QOSGrpNodeLimit",
+                         "billing": "QOSGrpBilling", "gres": "QOSGrpGRES"},
+    ("QOS", "GrpTRESRunMins"): {"cpu": "QOSGrpCPURunMinutesLimit", "mem": "QOSGrpMemoryRunMinutes",
+                                "node": "QOSGrpNodeRunMinutes", "billing": "QOSGrpBillingRunMinutes",
+                                "gres": "QOSGrpGRESRunMinutes"},
+    ("QOS", "MaxTRESPerJob"): {"cpu": "QOSMaxCpuPerJobLimit", "mem": "QOSMaxMemoryPerJob",
+                               "node": "QOSMaxNodePerJobLimit", "billing": "QOSMaxBillingPerJob",
+                               "gres": "QOSMaxGRESPerJob"},
+    ("QOS", "MaxTRESMinsPerJob"): {"cpu": "QOSMaxCpuMinutesPerJobLimit", "mem": "QOSMaxMemoryMinutesPerJob",
+                                   "node": "QOSMaxNodeMinutesPerJob", "billing": "QOSMaxBillingMinutesPerJob",
+                                   "gres": "QOSMaxGRESMinutesPerJob"},
+    ("QOS", "MaxTRESPerUser"): {"cpu": "QOSMaxCpuPerUserLimit", "mem": "QOSMaxMemoryPerUser",
+                                "node": "QOSMaxNodePerUserLimit", "billing": "QOSMaxBillingPerUser",
+                                "gres": "QOSMaxGRESPerUser"},
+    ("QOS", "MaxTRESPerAccount"): {"cpu": "MaxCpuPerAccount", "mem": "MaxMemoryPerAccount",
+                                   "node": "MaxNodePerAccount", "billing": "MaxBillingPerAccount",
+                                   "gres": "MaxGRESPerAccount"},
+    ("Assoc", "GrpTRES"): {"cpu": "AssocGrpCpuLimit", "mem": "AssocGrpMemLimit", "node": "AssocGrpNodeLimit",
+                           "billing": "AssocGrpBilling", "gres": "AssocGrpGRES"},
+    ("Assoc", "GrpTRESRunMins"): {"cpu": "AssocGrpCPURunMinutesLimit", "mem": "AssocGrpMemRunMinutes",
+                                  "node": "AssocGrpNodeRunMinutes", "billing": "AssocGrpBillingRunMinutes",
+                                  "gres": "AssocGrpGRESRunMinutes"},
+    ("Assoc", "MaxTRESPerJob"): {"cpu": "AssocMaxCpuPerJobLimit", "mem": "AssocMaxMemPerJob",
+                                 "node": "AssocMaxNodePerJobLimit", "billing": "AssocMaxBillingPerJob",
+                                 "gres": "AssocMaxGRESPerJob"},
+    ("Assoc", "MaxTRESMinsPerJob"): {"cpu": "AssocMaxCpuMinutesPerJobLimit", "mem": "AssocMaxMemMinutesPerJob",
+                                     "node": "AssocMaxNodeMinutesPerJob", "billing": "AssocMaxBillingMinutesPerJob",
+                                     "gres": "AssocMaxGRESMinutesPerJob"},
+}
+_COUNT_REASONS = {
+    ("QOS", "GrpJobs"): "QOSGrpJobsLimit", ("QOS", "MaxJobsPerUser"): "QOSMaxJobsPerUserLimit",
+    ("QOS", "MaxJobsPerAccount"): "MaxJobsPerAccount", ("Assoc", "GrpJobs"): "AssocGrpJobsLimit",
+    ("Assoc", "MaxJobs"): "AssocMaxJobsLimit", ("QOS", "MaxWall"): "QOSMaxWallDurationPerJobLimit",
+    ("Assoc", "MaxWall"): "AssocMaxWallDurationPerJobLimit", ("QOS", "GrpSubmitJobs"): "QOSGrpSubmitJobsLimit",
+    ("QOS", "MaxSubmitJobsPerUser"): "QOSMaxSubmitJobPerUserLimit",
+    ("QOS", "MaxSubmitJobsPerAccount"): "MaxSubmitJobsPerAccount",
+    ("Assoc", "GrpSubmitJobs"): "AssocGrpSubmitJobsLimit", ("Assoc", "MaxSubmitJobs"): "AssocMaxSubmitJobLimit",
+}
+POLICY_REASONS = frozenset(r for d in _TRES_REASONS.values() for r in d.values()) | frozenset(_COUNT_REASONS.values())
+_TRES_CHECK, _RUN_CHECK, _JOBS_CHECK = 0, 1, 2
+UNLIMITED_TIME = 365 * 86400   # the engine's planning horizon for an UNLIMITED time limit
+_EPS = 1e-6
+
+
+def tres_reason(kind: str, limit: str, tres: str) -> str:
+    """Slurm's pending reason for a TRES limit (e.g. QOS, MaxTRESPerUser, gres/gpu -> QOSMaxGRESPerUser)."""
+    return _TRES_REASONS[(kind, limit)]["gres" if tres.startswith("gres/") else tres]
+
+
+def is_policy_reason(reason: str | None) -> bool:
+    """Whether a pending reason is a QOS/association limit (the limit-idle metric's condition)."""
+    return reason in POLICY_REASONS
+
+
+def _flags(spec: object) -> set[str]:
+    """A QOS's Flags (sacctmgr: comma list), upper case."""
+    return {f.strip().upper() for f in str(spec.table.get("Flags", "") or "").split(",") if f.strip()}
+
+
+def _check_supported(table_limits: Mapping[str, object], allowed: tuple[str, ...], where: str) -> None:
+    for key in table_limits:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: this limit is not modelled; supported: {', '.join(allowed)}")
+
 
 class Limits:
-    """Running usage per (QOS, user) against each QOS's MaxTRESPerUser."""
+    """Usage counters per limit holder (a QOS, a QOS x user, a QOS x account, an association)."""
 
-    def __init__(self, scenario: "Scenario", jobs: "JobTable") -> None:
-        default_qos = {name: str(u.table.get("DefaultQOS", "")) for name, u in scenario.users.items()}
-        users = jobs["user"].tolist()
-        self._user = users
-        self._qos = [q or default_qos.get(u, "") or "normal" for q, u in zip(jobs["qos"].tolist(), users)]
-        self._gpus = jobs["gpus"].tolist()
-        self._cpus = jobs["cpus"].tolist()
-        self._max_gpu: dict[str, float] = {}
-        self._max_cpu: dict[str, float] = {}
+    def __init__(
+        self,
+        scenario: "Scenario",
+        jobs: "JobTable",
+        *,
+        tree: AssocTree | None = None,
+        partition: np.ndarray | None = None,
+        time_limit: np.ndarray | None = None,
+    ) -> None:
+        """`partition` (index into scenario.partitions) and `time_limit` (s) default to the job's first
+        listed partition (else the default one) and its time_limit column (else DefaultTime, else MaxTime)."""
+        n = len(jobs)
+        self.period = PriorityConfig.from_table(scenario.priority).PriorityCalcPeriod_s
+        if tree is None:
+            tree = AssocTree.build(
+                {k: v.table for k, v in scenario.accounts.items()}, {k: v.table for k, v in scenario.users.items()},
+                zip(jobs["user"].tolist(), jobs["account"].tolist()),
+            )
+        part_names = [p.name for p in scenario.partitions]
+        if partition is None:
+            default = part_names.index(scenario.default_partition.name)
+            partition = np.array(
+                [part_names.index(p.split(",")[0]) if p else default for p in jobs["partition"].tolist()], dtype=np.int64
+            )
+        if time_limit is None:
+            fallback = np.array(
+                [p.default_time if p.default_time is not None else
+                 (p.max_time if p.max_time is not None else UNLIMITED_TIME) for p in scenario.partitions],
+                dtype=np.float64,
+            )
+            tl = jobs["time_limit"].astype(np.float64)
+            time_limit = np.where(tl > 0, tl, fallback[partition])
+        self.time_limit = np.asarray(time_limit, dtype=np.float64)
+        assoc = tree.job_assocs(jobs["user"].tolist(), jobs["account"].tolist())
+        qos_names = tree.job_qos(jobs["qos"].tolist(), assoc)
+        self.job_qos = qos_names
+        self.tree, self.assoc = tree, assoc
+
+        # TRES per job: cpu, mem (MB total), node, billing, gres/gpu, then typed GPUs named in limits.
+        limit_tables: list[tuple[str, str, Mapping[str, object], tuple[str, ...]]] = []
         for name, q in scenario.qos.items():
-            per_user = q.limits.get("MaxTRESPerUser", {})
-            if "gres/gpu" in per_user:
-                self._max_gpu[name] = per_user["gres/gpu"]
-            if "cpu" in per_user:
-                self._max_cpu[name] = per_user["cpu"]
-        self._used_gpu: dict[tuple[str, str], int] = {}
-        self._used_cpu: dict[tuple[str, str], int] = {}
-        self.active = bool(self._max_gpu or self._max_cpu)
+            limit_tables.append((f"qos.{name}", q.limits, QOS_LIMITS))
+        for name, a in scenario.accounts.items():
+            limit_tables.append((f"accounts.{name}", a.limits, ASSOC_LIMITS))
+        for name, u in scenario.users.items():
+            limit_tables.append((f"users.{name}", u.limits, ASSOC_LIMITS))
+        typed: set[str] = set()
+        for where, limits, allowed in limit_tables:
+            where = f"{scenario.source}: {where}"
+            _check_supported(limits, allowed, where)
+            for value in limits.values():
+                if isinstance(value, Mapping):
+                    for tres in value:
+                        if tres.startswith("gres/gpu:"):
+                            typed.add(tres)
+                        elif tres not in BASE_TRES:
+                            raise ConfigError(f"{where}: TRES {tres!r} is not modelled; supported: {', '.join(BASE_TRES)}, gres/gpu:<type>")
+        self.tres_names = BASE_TRES + tuple(sorted(typed))
+        T = len(self.tres_names)
+        req = np.zeros((n, T))
+        nodes = jobs["nodes"].astype(np.float64)
+        mem_total = jobs["mem_mb"].astype(np.float64) * nodes
+        gpus = jobs["gpus"].astype(np.float64)
+        weights = parse_billing_weights(str(scenario.priority.get("TRESBillingWeights", "") or ""), f"{scenario.source}: priority.TRESBillingWeights")
+        req[:, 0] = jobs["cpus"]
+        req[:, 1] = mem_total
+        req[:, 2] = nodes
+        req[:, 3] = billing(weights, jobs["cpus"], mem_total, nodes, gpus, jobs["gpu_type"])
+        req[:, 4] = gpus
+        gtype = jobs["gpu_type"]
+        for i, name in enumerate(self.tres_names[5:], start=5):
+            req[:, i] = np.where(gtype == name.split(":", 1)[1], gpus, 0.0)
+        self.req = req
+        self._tres_index = {name: i for i, name in enumerate(self.tres_names)}
 
-    def blocking_reason(self, j: int, now: int) -> str | None:
-        if not self.active:
+        # Holders and per-combination check lists.
+        self._holder_key: dict[tuple, int] = {}
+        self.used: list[list[float]] = []
+        self.run: list[list[float]] = []
+        self.rate: list[list[float]] = []   # TRES of running jobs still counting down, per holder
+        self.comp: list[list[float]] = []   # TRES x (start - last tick) of jobs started since that tick
+        self.running_jobs: list[int] = []
+        self.submitted: list[int] = []
+        self._scenario = scenario
+        self._tree = tree
+        # One check list per distinct (association, QOS, partition QOS): user and account follow
+        # from the association.
+        qos_codes = {q: i for i, q in enumerate(dict.fromkeys(qos_names))}
+        pq_names = list(dict.fromkeys(p.qos for p in scenario.partitions))
+        pq_of_part = np.array([pq_names.index(p.qos) for p in scenario.partitions], dtype=np.int64)
+        key = (assoc * len(qos_codes) + np.array([qos_codes[q] for q in qos_names], dtype=np.int64)) * len(pq_names)
+        key += pq_of_part[partition]
+        uniq, combo_of = np.unique(key, return_inverse=True)
+        qos_list = list(qos_codes)
+        combos: dict[tuple, int] = {}
+        for c, k in enumerate(uniq.tolist()):
+            rest, p = divmod(k, len(pq_names))
+            a, q = divmod(rest, len(qos_codes))
+            user = tree.names[a].rsplit("@", 1)[0]
+            combos[(a, qos_list[q], pq_names[p], user, tree.names[tree.parent[a]])] = c
+        self.combo = combo_of
+        self._combo = combo_of.tolist()
+        self._tl = self.time_limit.tolist()
+        self._req_cache: dict[int, list[float]] = {}
+        self._checks: list[list[tuple]] = [[] for _ in combos]
+        self._static: list[list[tuple]] = [[] for _ in combos]
+        self._submit: list[list[tuple[int, int, str]]] = [[] for _ in combos]
+        self._deny: list[bool] = [False] * len(combos)
+        self._count_holders: list[list[int]] = [[] for _ in combos]
+        self._run_holders: list[list[int]] = [[] for _ in combos]
+        self._submit_holders: list[list[int]] = [[] for _ in combos]
+        for key, c in combos.items():
+            self._build_combo(c, *key)
+        self._requeued: set[int] = set()
+        self._last_tick = 0.0
+        self._next_tick = self.period
+        self._running_tracked: dict[int, float] = {}   # job -> start of the run being tracked
+        self._expiry: list[tuple[float, int, float]] = []
+        self.over_limit: list[str | None] = self._never_runnable()
+        self.active = any(self._checks) or any(r is not None for r in self.over_limit)
+
+    # ----- construction -----
+    def _holder(self, key: tuple) -> int:
+        h = self._holder_key.get(key)
+        if h is None:
+            h = self._holder_key[key] = len(self.used)
+            T = len(self.tres_names)
+            self.used.append([0.0] * T)
+            self.run.append([0.0] * T)
+            self.rate.append([0.0] * T)
+            self.comp.append([0.0] * T)
+            self.running_jobs.append(0)
+            self.submitted.append(0)
+        return h
+
+    def _build_combo(self, c: int, assoc: int, qos: str, part_qos: str, user: str, account: str) -> None:
+        checks, static, submit = self._checks[c], self._static[c], self._submit[c]
+        counted: list[int] = []
+        runs: list[int] = []
+        subs: list[int] = []
+        tix = self._tres_index
+        qos_specs = self._scenario.qos
+        # Both QOS apply; where both set a limit the partition QOS wins, unless the job QOS has the
+        # OverPartQOS flag (then the job QOS wins).
+        first, second = part_qos, qos
+        if qos in qos_specs and "OVERPARTQOS" in _flags(qos_specs[qos]):
+            first, second = qos, part_qos
+        qos_layers: list[tuple[str, Mapping[str, object]]] = []
+        if first and first in qos_specs:
+            qos_layers.append((first, qos_specs[first].limits))
+        if second and second in qos_specs and second != first:
+            overridden = qos_layers[0][1] if qos_layers else {}
+            own = {}
+            for key, value in qos_specs[second].limits.items():
+                if isinstance(value, Mapping):
+                    rest = {t: v for t, v in value.items() if t not in overridden.get(key, {})}
+                    if rest:
+                        own[key] = rest
+                elif key not in overridden:
+                    own[key] = value
+            qos_layers.append((second, own))
+        deny = any("DENYONLIMIT" in _flags(qos_specs[name]) for name, _ in qos_layers)
+        self._deny[c] = deny
+        for name, limits in qos_layers:
+            grp = self._holder(("qos", name))
+            per_user = self._holder(("qos-user", name, user))
+            per_acct = self._holder(("qos-account", name, account))
+            wall = limits.get("MaxWall", limits.get("MaxWallDurationPerJob"))
+            if wall is not None:
+                static.append(("wall", 0, float(wall), _COUNT_REASONS[("QOS", "MaxWall")]))
+            for tres, lim in limits.get("MaxTRESPerJob", {}).items():
+                static.append(("tres", tix[tres], float(lim), tres_reason("QOS", "MaxTRESPerJob", tres)))
+            for tres, lim in limits.get("MaxTRESMinsPerJob", {}).items():
+                static.append(("mins", tix[tres], float(lim) * 60, tres_reason("QOS", "MaxTRESMinsPerJob", tres)))
+            for key, h in (("GrpJobs", grp), ("MaxJobsPerAccount", per_acct), ("MaxJobsPerUser", per_user)):
+                if limits.get(key) is not None:
+                    checks.append((_JOBS_CHECK, h, 0, float(limits[key]), _COUNT_REASONS[("QOS", key)]))
+                    counted.append(h)
+            for tres, lim in limits.get("GrpTRES", {}).items():
+                checks.append((_TRES_CHECK, grp, tix[tres], float(lim), tres_reason("QOS", "GrpTRES", tres)))
+                counted.append(grp)
+            for tres, lim in limits.get("GrpTRESRunMins", {}).items():
+                checks.append((_RUN_CHECK, grp, tix[tres], float(lim) * 60, tres_reason("QOS", "GrpTRESRunMins", tres)))
+                runs.append(grp)
+            for key, h in (("MaxTRESPerAccount", per_acct), ("MaxTRESPerUser", per_user)):
+                for tres, lim in limits.get(key, {}).items():
+                    checks.append((_TRES_CHECK, h, tix[tres], float(lim), tres_reason("QOS", key, tres)))
+                    counted.append(h)
+            for key, h in (("GrpSubmitJobs", grp), ("MaxSubmitJobsPerUser", per_user), ("MaxSubmitJobsPerAccount", per_acct)):
+                if limits.get(key) is not None:
+                    submit.append((h, int(limits[key]), _COUNT_REASONS[("QOS", key)]))
+                    subs.append(h)
+        # Associations: Grp* over the subtree at every level; Max* per user association, inherited.
+        tree = self._tree
+        chain = tree.ancestors(assoc)
+        inherited: dict[str, object] = {}
+        for node in chain:
+            limits = self._assoc_limits(node)
+            for key in ("MaxJobs", "MaxSubmitJobs", "MaxWall", "MaxTRESPerJob", "MaxTRESMinsPerJob"):
+                value = limits.get(key, limits.get("MaxWallDurationPerJob") if key == "MaxWall" else None)
+                if key not in inherited and value is not None:
+                    inherited[key] = value
+        user_h = self._holder(("assoc", assoc))
+        if inherited.get("MaxWall") is not None:
+            static.append(("wall", 0, float(inherited["MaxWall"]), _COUNT_REASONS[("Assoc", "MaxWall")]))
+        for tres, lim in dict(inherited.get("MaxTRESPerJob", {})).items():
+            static.append(("tres", tix[tres], float(lim), tres_reason("Assoc", "MaxTRESPerJob", tres)))
+        for tres, lim in dict(inherited.get("MaxTRESMinsPerJob", {})).items():
+            static.append(("mins", tix[tres], float(lim) * 60, tres_reason("Assoc", "MaxTRESMinsPerJob", tres)))
+        if inherited.get("MaxJobs") is not None:
+            checks.append((_JOBS_CHECK, user_h, 0, float(inherited["MaxJobs"]), _COUNT_REASONS[("Assoc", "MaxJobs")]))
+            counted.append(user_h)
+        if inherited.get("MaxSubmitJobs") is not None:
+            submit.append((user_h, int(inherited["MaxSubmitJobs"]), _COUNT_REASONS[("Assoc", "MaxSubmitJobs")]))
+            subs.append(user_h)
+        for node in chain:
+            limits = self._assoc_limits(node)
+            if not limits:
+                continue
+            h = self._holder(("assoc", node))
+            if limits.get("GrpJobs") is not None:
+                checks.append((_JOBS_CHECK, h, 0, float(limits["GrpJobs"]), _COUNT_REASONS[("Assoc", "GrpJobs")]))
+                counted.append(h)
+            for tres, lim in limits.get("GrpTRES", {}).items():
+                checks.append((_TRES_CHECK, h, tix[tres], float(lim), tres_reason("Assoc", "GrpTRES", tres)))
+                counted.append(h)
+            for tres, lim in limits.get("GrpTRESRunMins", {}).items():
+                checks.append((_RUN_CHECK, h, tix[tres], float(lim) * 60, tres_reason("Assoc", "GrpTRESRunMins", tres)))
+                runs.append(h)
+            if limits.get("GrpSubmitJobs") is not None:
+                submit.append((h, int(limits["GrpSubmitJobs"]), _COUNT_REASONS[("Assoc", "GrpSubmitJobs")]))
+                subs.append(h)
+        self._count_holders[c] = sorted(set(counted))
+        self._run_holders[c] = sorted(set(runs))
+        self._submit_holders[c] = sorted(set(subs))
+
+    def _assoc_limits(self, node: int) -> Mapping[str, object]:
+        """The limits set on one association: a user's [users.<name>] table, or an account's."""
+        tree = self._tree
+        name = tree.names[node]
+        if tree.is_user[node]:
+            spec = self._scenario.users.get(name.split("@", 1)[0])
+        else:
+            spec = self._scenario.accounts.get(name)
+        return spec.limits if spec is not None else {}
+
+    def _never_runnable(self) -> list[str | None]:
+        """Per job: the reason if it alone exceeds a limit (per-job, Grp, per-user, run-minutes, 0 jobs)."""
+        out: list[str | None] = [None] * len(self.combo)
+        req, tl = self.req, self.time_limit
+        by_combo = np.argsort(self.combo, kind="stable")
+        bounds = np.searchsorted(self.combo[by_combo], np.arange(len(self._checks) + 1))
+        for c in range(len(self._checks)):
+            tests = list(self._static[c])
+            for kind, h, k, lim, reason in self._checks[c]:
+                tests.append(("jobs" if kind == _JOBS_CHECK else ("mins" if kind == _RUN_CHECK else "tres"), k, lim, reason))
+            if not tests:
+                continue
+            members = by_combo[bounds[c]:bounds[c + 1]]
+            bad = np.zeros(len(members), dtype=bool)
+            why = np.full(len(members), None, dtype=object)
+            for kind, k, lim, reason in tests:
+                if kind == "wall":
+                    over = tl[members] > lim
+                elif kind == "tres":
+                    over = req[members, k] > lim + _EPS
+                elif kind == "mins":
+                    over = req[members, k] * tl[members] > lim + _EPS
+                else:
+                    over = np.full(len(members), lim < 1)
+                new = over & ~bad
+                why[new] = reason
+                bad |= over
+            for j, r in zip(members[bad].tolist(), why[bad].tolist()):
+                out[j] = r
+        return out
+
+    # ----- time -----
+    def _sync(self, now: float) -> None:
+        """Apply the PriorityCalcPeriod ticks up to `now` to GrpTRESRunMins usage.
+
+        At a tick T every running job's booking shrinks by TRES x (T - max(last tick, its start)),
+        i.e. rate x (T - last tick) minus what `comp` recorded for jobs started since; a job whose
+        time limit ended before T only by TRES x (its limit end - ...): the rest is given back."""
+        tick = math.floor(now / self.period) * self.period
+        self._next_tick = tick + self.period
+        if tick <= self._last_tick:
+            return
+        if self._running_tracked:
+            dt = tick - self._last_tick
+            for h_run, h_rate, h_comp in zip(self.run, self.rate, self.comp):
+                for k, r in enumerate(h_rate):
+                    if r or h_comp[k]:
+                        h_run[k] -= r * dt - h_comp[k]
+                        h_comp[k] = 0.0
+            while self._expiry and self._expiry[0][0] <= tick:
+                end, j, start = heapq.heappop(self._expiry)
+                if self._running_tracked.get(j) != start:
+                    continue
+                del self._running_tracked[j]
+                self._book(j, -1.0, run=tick - end, comp=0.0)
+        self._last_tick = tick
+
+    def _book(self, j: int, sign: float, run: float, comp: float) -> None:
+        """Job j's TRES join (sign=+1) or leave (-1) the count-down rate of its run-minute holders,
+        with `run` and `comp` seconds of its TRES added to their usage and start compensation."""
+        req = self._req_of(j)
+        for h in self._run_holders[self._combo[j]]:
+            h_run, h_rate, h_comp = self.run[h], self.rate[h], self.comp[h]
+            for k, v in enumerate(req):
+                if v:
+                    h_rate[k] += sign * v
+                    h_run[k] += v * run
+                    h_comp[k] += v * comp
+                    if abs(h_rate[k]) < _EPS:
+                        h_rate[k] = 0.0
+
+    def next_change(self, now: float) -> float | None:
+        """The next PriorityCalcPeriod tick while run-minute usage is booked (it shrinks then)."""
+        if not self._running_tracked:
             return None
-        q = self._qos[j]
-        key = (q, self._user[j])
-        cap = self._max_gpu.get(q)
-        if cap is not None and self._gpus[j] and self._used_gpu.get(key, 0) + self._gpus[j] > cap:
-            return "QOSMaxGRESPerUser"
-        cap = self._max_cpu.get(q)
-        if cap is not None and self._used_cpu.get(key, 0) + self._cpus[j] > cap:
-            return "QOSMaxCpuPerUserLimit"
+        return (math.floor(now / self.period) + 1) * self.period
+
+    # ----- the engine's hooks -----
+    def requeued(self, j: int) -> None:
+        """Job j is being requeued: it stays submitted (its next on_end and on_submit are not counted)."""
+        self._requeued.add(j)
+
+    def on_submit(self, j: int, now: float) -> str | None:
+        """Count the job as submitted, or return the reason a submit limit rejects it."""
+        if j in self._requeued:
+            self._requeued.discard(j)
+            return None
+        c = self._combo[j]
+        if self._deny[c] and self.over_limit[j] is not None:
+            return self.over_limit[j]           # QOS Flags=DenyOnLimit: rejected, not left pending
+        for h, lim, reason in self._submit[c]:
+            if self.submitted[h] + 1 > lim:
+                return reason
+        for h in self._submit_holders[c]:
+            self.submitted[h] += 1
         return None
 
-    def on_start(self, j: int, now: int) -> None:
-        if self.active:
-            key = (self._qos[j], self._user[j])
-            self._used_gpu[key] = self._used_gpu.get(key, 0) + self._gpus[j]
-            self._used_cpu[key] = self._used_cpu.get(key, 0) + self._cpus[j]
-
-    def on_end(self, j: int, now: int) -> None:
-        if self.active:
-            key = (self._qos[j], self._user[j])
-            self._used_gpu[key] -= self._gpus[j]
-            self._used_cpu[key] -= self._cpus[j]
-
-    def next_change(self, now: int) -> int | None:
+    def blocking_reason(self, j: int, now: float) -> str | None:
+        reason = self.over_limit[j]
+        if reason is not None:
+            return reason
+        checks = self._checks[self._combo[j]]
+        if not checks:
+            return None
+        if now >= self._next_tick:
+            self._sync(now)
+        req = self._req_of(j)
+        tl = self._tl[j]
+        used, run, jobs = self.used, self.run, self.running_jobs
+        for kind, h, k, lim, reason in checks:
+            if kind == _JOBS_CHECK:
+                if jobs[h] + 1 > lim:
+                    return reason
+            elif kind == _TRES_CHECK:
+                if req[k] and used[h][k] + req[k] > lim + _EPS:
+                    return reason
+            elif req[k] and run[h][k] + req[k] * tl > lim + _EPS:
+                return reason
         return None
+
+    def key(self, j: int) -> tuple:
+        """Jobs with equal keys (same limits, TRES and time limit) get the same answer at one moment."""
+        return (self._combo[j], self._tl[j], *self._req_of(j))
+
+    def _req_of(self, j: int) -> list[float]:
+        """Job j's TRES as a list (cached: limit-blocked jobs are asked about at every pass)."""
+        req = self._req_cache.get(j)
+        if req is None:
+            req = self._req_cache[j] = self.req[j].tolist()
+        return req
+
+    def on_start(self, j: int, now: float) -> None:
+        c = self._combo[j]
+        if self._count_holders[c]:
+            req = self._req_of(j)
+            for h in self._count_holders[c]:
+                self.running_jobs[h] += 1
+                used = self.used[h]
+                for k, v in enumerate(req):
+                    if v:
+                        used[k] += v
+        if self._run_holders[c]:
+            self._sync(now)
+            # Book TRES x the whole time limit; the next tick counts down only from the start.
+            self._book(j, +1.0, run=self._tl[j], comp=now - self._last_tick)
+            self._running_tracked[j] = now
+            heapq.heappush(self._expiry, (now + self._tl[j], j, now))
+
+    def on_end(self, j: int, now: float) -> None:
+        """The job left its resources (for good, unless `requeued` was called first)."""
+        c = self._combo[j]
+        if self._count_holders[c]:
+            req = self._req_of(j)
+            for h in self._count_holders[c]:
+                self.running_jobs[h] -= 1
+                used = self.used[h]
+                for k, v in enumerate(req):
+                    if v:
+                        used[k] -= v
+        if self._run_holders[c]:
+            self._sync(now)
+            start = self._running_tracked.pop(j, None)
+            if start is not None:
+                if start > self._last_tick:     # no tick since its start: the whole booking goes
+                    self._book(j, -1.0, run=-self._tl[j], comp=-(start - self._last_tick))
+                else:                           # what the ticks since its start left of it
+                    self._book(j, -1.0, run=-(self._tl[j] - (self._last_tick - start)), comp=0.0)
+        if j not in self._requeued:
+            for h in self._submit_holders[c]:
+                self.submitted[h] -= 1
+        self._req_cache.pop(j, None)

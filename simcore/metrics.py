@@ -88,8 +88,9 @@ def compute(scenario: "Scenario", engine: "Engine", cols: dict[str, np.ndarray])
     m: dict[str, float | int] = {}
     gsec = cols["alloc_gpus"] * _overlap(s0, e0, w0, w1)
     csec = cols["alloc_cpus"] * _overlap(s0, e0, w0, w1)
-    m["gpu_util"] = float(gsec.sum() / (total_gpus * span)) if total_gpus and span > 0 else NAN
-    m["cpu_util"] = float(csec.sum() / (total_cpus * span)) if total_cpus and span > 0 else NAN
+    pre_g, pre_c = engine.preempt.preempted_usage(w0, w1)   # runs later preempted held resources too
+    m["gpu_util"] = float((gsec.sum() + pre_g) / (total_gpus * span)) if total_gpus and span > 0 else NAN
+    m["cpu_util"] = float((csec.sum() + pre_c) / (total_cpus * span)) if total_cpus and span > 0 else NAN
 
     state = cols["state"]
     measured = (submit >= w0) & (submit <= w1) & (state != "REJECTED")
@@ -116,6 +117,8 @@ def compute(scenario: "Scenario", engine: "Engine", cols: dict[str, np.ndarray])
     m["jobs_completed"] = int((state == "COMPLETED").sum())
     m["jobs_timeout"] = int((state == "TIMEOUT").sum())
     m["jobs_never_started"] = int((~started).sum())
+    m["jobs_over_limit"] = int(sum(1 for j, r in enumerate(engine.limits.over_limit)
+                                   if r is not None and state[j] != "REJECTED"))
     m["jobs_rejected"] = int((state == "REJECTED").sum())
     m["limit_idle_gpu_h"] = float(engine.li_gpu_s / 3600.0) if total_gpus else NAN
     m["preempted_frac"] = float((cols["preemptions"][measured] > 0).sum() / n_meas) if n_meas else NAN

@@ -218,6 +218,7 @@ class EnginePreemption:
         self.signalled: dict[int, int] = {}     # job -> release time
         self.stale: set[int] = set()            # heap seqs of end/overrun events of preempted runs
         self.wakeups: set[int] = set()          # times already pushed by _wake
+        self.segments: list[tuple[int, int, int, int]] = []   # preempted runs: start, end, GPUs, CPUs
         self.end_seq = [-1] * len(J)
         self.over_seq = [-1] * len(J)
 
@@ -321,6 +322,17 @@ class EnginePreemption:
         e.seq += 1
         heapq.heappush(e.heap, (release, EV_PREEMPT, e.seq, v))
 
+    def preempted_usage(self, w0: float, w1: float) -> tuple[float, float]:
+        """GPU- and CPU-seconds inside [w0, w1] held by runs that were later preempted (the per-job
+        output only has each job's last run)."""
+        g = c = 0.0
+        for start, end, gpus, cpus in self.segments:
+            d = min(end, w1) - max(start, w0)
+            if d > 0:
+                g += d * gpus
+                c += d * cpus
+        return g, c
+
     # ----- events -----
     def started(self, j: int, end_seq: int, over_seq: int) -> None:
         """The engine pushed job j's end (and overrun) events with these heap sequence numbers."""
@@ -335,6 +347,7 @@ class EnginePreemption:
         if self.signalled.pop(v, None) != now or e.state[v] != RUNNING:
             return
 
+        self.segments.append((e.start_t[v], now, e.alloc_gpus[v], e.alloc_cpus[v]))
         progress = self.saved[v] + (now - e.start_t[v])
         kept = int(saved_progress(progress, self.ckpt[v]))
         e.lost_gpu_s[v] += (progress - kept) * e.alloc_gpus[v]
