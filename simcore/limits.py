@@ -153,9 +153,12 @@ class Limits:
             )
         part_names = [p.name for p in scenario.partitions]
         if partition is None:
-            default = part_names.index(scenario.default_partition.name)
+            index = {name: k for k, name in enumerate(part_names)}
+            default = index[scenario.default_partition.name]
+            # An unknown name falls back to the default here; the engine reports it as an error.
             partition = np.array(
-                [part_names.index(p.split(",")[0]) if p else default for p in jobs["partition"].tolist()], dtype=np.int64
+                [index.get(p.split(",")[0].strip(), default) if p else default for p in jobs["partition"].tolist()],
+                dtype=np.int64,
             )
         if time_limit is None:
             fallback = np.array(
