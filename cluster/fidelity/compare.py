@@ -178,7 +178,8 @@ def _exact(case: Case, golden: Golden, label: str) -> CaseResult:
 
 def _mark_overtaking(case: Case, submit: dict[str, int], view: dict[str, dict[str, object]]) -> None:
     """view[job]["overtook"]: the job started while a job queued before it (same partition list,
-    earlier submit or same second and listed earlier) was still pending, i.e. it jumped the queue.
+    earlier submit or same second and listed earlier) had not yet started its last run, i.e. it
+    jumped the queue (the simulator reports only a job's last start, so both sides use that).
     Meaningful where the queue order is submit order (every priority weight 0): unlike sacct's
     SchedMain/SchedBackfill flag, which for a job that can start at once is a race between the two
     schedulers, this says whether backfill semantics decided the job's start."""
@@ -187,7 +188,7 @@ def _mark_overtaking(case: Case, submit: dict[str, int], view: dict[str, dict[st
         start = view[job.id]["start"]
         view[job.id]["overtook"] = any(
             other.partition == job.partition and (submit[other.id], order[other.id]) < (submit[job.id], order[job.id])
-            and not view[other.id].get("first_start", view[other.id]["start"]) <= start for other in case.jobs)
+            and not view[other.id]["start"] <= start for other in case.jobs)
 
 
 def _spread(case: Case, goldens: list[Golden]) -> CaseResult:
