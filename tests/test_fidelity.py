@@ -13,7 +13,7 @@ from functools import lru_cache
 import pytest
 
 from cluster.fidelity.case import case_names, load_case
-from cluster.fidelity.compare import CaseResult, checks_for, compare_case, expected_differences
+from cluster.fidelity.compare import CaseResult, checks_for, compare_case, expected_differences, expected_reason
 from cluster.fidelity.golden import golden_paths
 
 EXPECTED = expected_differences()
@@ -31,7 +31,7 @@ def _params():
         labels = ([f"runs 1-{len(paths)}"] if case.compare == "spread" else [p.stem for p in paths]) if paths else []
         for label in labels or ["<no golden>"]:
             for check in checks_for(case):
-                reason = EXPECTED.get((name, check))
+                reason = expected_reason(EXPECTED, name, check, label)
                 marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
                 yield pytest.param(name, label, check, marks=marks, id=f"{name}-{label.replace(' ', '')}-{check}")
 
@@ -51,7 +51,8 @@ def test_spread_cases_have_enough_recordings() -> None:
 
 
 def test_expected_differences_name_real_cases_and_checks() -> None:
-    for (name, check), reason in EXPECTED.items():
+    for (name, check, run), reason in EXPECTED.items():
         assert name in case_names(), f"expected_differences.toml: unknown case {name!r}"
+        assert run is None or any(p.stem == run for p in golden_paths(name)), f"{name}: no golden {run!r}"
         assert check in checks_for(load_case(name)), f"expected_differences.toml: {name}: unknown check {check!r}"
         assert len(reason) > 20, f"expected_differences.toml: {name}/{check}: give the precise reason"

@@ -231,12 +231,17 @@ def checks_for(case: Case) -> tuple[str, ...]:
     return SPREAD_CHECKS if case.compare == "spread" else CHECKS
 
 
-def expected_differences() -> dict[tuple[str, str], str]:
-    """(case, check) -> reason, from tests/fidelity/expected_differences.toml (docs/fidelity.md)."""
+def expected_differences() -> dict[tuple[str, str, str | None], str]:
+    """(case, check, golden run or None for every run) -> reason, from
+    tests/fidelity/expected_differences.toml (docs/fidelity.md)."""
     if not EXPECTED_FILE.exists():
         return {}
     data = tomllib.loads(EXPECTED_FILE.read_text())
-    return {(e["case"], e["check"]): e["reason"] for e in data.get("difference", [])}
+    return {(e["case"], e["check"], e.get("run")): e["reason"] for e in data.get("difference", [])}
+
+
+def expected_reason(expected: dict, case: str, check: str, label: str) -> str | None:
+    return expected.get((case, check, label)) or expected.get((case, check, None))
 
 
 # ------------------------------------------------------------ reports
