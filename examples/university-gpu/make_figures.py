@@ -23,6 +23,8 @@ and, over the whole run (a burst may fall in the warm-up):
                               was arriving (between its first and last submit)
   wait_p95_h_others_after_burst  the same for jobs submitted in the 3 days after a burst's last
                               submit (and not during another burst): how long the burst still hurts
+  started_at_submit, makespan_h  (the post's example, q1b) jobs started the moment they were
+                              submitted; first submit to last end
   burst_span_h_deadline       from a deadline user's first submit to its last job's end, mean over
                               deadline users (NaN if one of their jobs never started)
 """
@@ -101,24 +103,31 @@ class Study:
     panels: tuple[Panel, ...]
     columns: tuple[str, ...]              # extra columns of the table
     cell: Callable[[dict[str, Any]], str]  # a cell's name in the table
-    derived: tuple[str, ...] = ()         # derived figure groups: archetypes, partitions, burst, preemptible
+    derived: tuple[str, ...] = ()         # derived figure groups: archetypes, partitions, burst, preemptible, post
 
 
 def _k(name: str, fmt: Callable[[Any], str] = str) -> Callable[[dict[str, Any]], str]:
     return lambda knobs: fmt(knobs[name])
 
 
-RUNMINS, MAXTIME = "qos.normal.MaxTRESRunMinsPerUser", "partitions.gpu.MaxTime"
+RUNMINS, MAXTIME = "accounts.physics.GrpTRESRunMins", "partitions.gpu.MaxTime"  # zipped with the other departments
+POST_LIMIT, POST_JOBS = "users.alice.GrpTRESRunMins", "workload.path"
 CKPT = "workload.archetypes.heavy.can_checkpoint_frac"
 
 STUDIES: tuple[Study, ...] = (
-    Study("q1", "q1-runmins-maxtime.toml", "Running GPU-minutes budget per user x MaxTime",
+    Study("q1", "q1-runmins-maxtime.toml", "GrpTRESRunMins per department x MaxTime",
           {"gpu_util": "max", "wait_p95_h": "min", "unmet_demand_gpu_h": "min"},
           (Panel("gpu_util", "wait_p95_h", _k(MAXTIME, lambda v: f"MaxTime {days(v)}"), _k(RUNMINS, gpu_hours)),
            Panel("wait_p95_h_regular", "wait_p95_h_heavy", _k(MAXTIME, lambda v: f"MaxTime {days(v)}"),
                  _k(RUNMINS, gpu_hours))),
           ("wait_p95_h_heavy", "wait_p95_h_regular", "wait_p95_h_long", "limit_idle_gpu_h"),
           lambda k: f"MaxTime {days(k[MAXTIME])}, budget {gpu_hours(k[RUNMINS])}", ("archetypes",)),
+    Study("q1b", "q1b-post-example.toml", "The post's example: GrpTRESRunMins=gres/gpu=7200 on one user",
+          {"makespan_h": "min"},
+          (Panel("makespan_h", "started_at_submit", _k(POST_LIMIT, lambda v: f"limit {gpu_hours(v)}"),
+                 _k(POST_JOBS, lambda v: Path(v).stem)),),
+          ("started_at_submit", "wait_mean_h", "jobs_total"),
+          lambda k: f"{Path(k[POST_JOBS]).stem}, limit {gpu_hours(k[POST_LIMIT])}", ("post",)),
     Study("q2", "q2-gpu-cap.toml", "Per-user GPU cap (QOS MaxTRESPerUser)",
           {"gpu_util": "max", "limit_idle_gpu_h": "min", "wait_p95_h_new": "min"},
           (Panel("limit_idle_gpu_h", "gpu_util", label=_k("qos.normal.MaxTRESPerUser", gpu_cap)),
@@ -166,13 +175,21 @@ STUDIES: tuple[Study, ...] = (
 
 
 def shrink_grid(src: Path, dst_dir: Path, days: float = 4.0, scale: float = 0.6, seeds: int = 1) -> Path:
-    """A copy of grid `src` with a tiny workload (days, scale), `seeds` seeds and a 12-hour warm-up,
-    written to `dst_dir` (the included scenario is referenced by absolute path)."""
+    """A copy of grid `src` with a tiny archetype workload (days, scale), `seeds` seeds and a
+    12-hour warm-up, written to `dst_dir` (included scenarios and job files by absolute path)."""
     grid = tomllib.loads(src.read_text())
     grid["sweep"]["seeds"] = seeds
     base = grid["base"]
-    base["include"] = str((src.parent / base["include"]).resolve())
-    base.setdefault("workload", {}).update({"days": days, "scale": scale})
+    if "include" in base:
+        base["include"] = str((src.parent / base["include"]).resolve())
+    workload = base.setdefault("workload", {})
+    if workload.get("kind") == "file":  # already small: keep the jobs, make their paths absolute
+        workload["path"] = str((src.parent / workload["path"]).resolve())
+        axes = grid.get("axes", {})
+        if "workload.path" in axes:
+            axes["workload.path"] = [str((src.parent / v).resolve()) for v in axes["workload.path"]]
+    else:
+        workload.update({"days": days, "scale": scale})
     base.setdefault("metrics", {})["warmup"] = "12:00:00"
     dst = dst_dir / src.name
     dst.write_text(tomli_w.dumps(grid))
@@ -216,6 +233,14 @@ def partition_figures(jobs: pl.DataFrame, warmup: float, partitions: list[str]) 
         out[f"wait_p50_h_in_{name}"] = _pct(wait, 50)
         out[f"wait_p95_h_in_{name}"] = _pct(wait, 95)
     return out
+
+
+def post_figures(jobs: pl.DataFrame) -> dict[str, float]:
+    """started_at_submit: jobs that started the moment they were submitted; makespan_h: first
+    submit to last end (NaN if a job never started)."""
+    started = jobs["start"].is_not_nan()
+    makespan = (jobs["end"].max() - jobs["submit"].min()) / 3600.0 if started.all() else math.nan
+    return {"started_at_submit": float((jobs["start"] == jobs["submit"]).sum()), "makespan_h": makespan}
 
 
 def burst_figures(jobs: pl.DataFrame) -> dict[str, float]:
@@ -278,6 +303,8 @@ def derived_figures(study: Study, folder: Path, grid_path: Path) -> pl.DataFrame
             row.update(partition_figures(run, warmup, [p.name for p in scenario.partitions]))
         if "burst" in study.derived:
             row.update(burst_figures(run))
+        if "post" in study.derived:
+            row.update(post_figures(run))
         if "preemptible" in study.derived:
             demand = draw_demand(parse_params(dict(scenario.workload.params)), spec.seed)
             opted = {u for u, p in zip(demand.users, demand.user_preemptible.tolist()) if p}
@@ -332,10 +359,10 @@ def front_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
 
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
-UNITS = {"gpu_util": "GPU utilisation (fraction)", "started_15min_frac": "jobs started within 15 min (fraction)",
+UNITS = {"makespan_h": "first submit to last end (h)", "started_at_submit": "jobs started at once","gpu_util": "GPU utilisation (fraction)", "started_15min_frac": "jobs started within 15 min (fraction)",
          "complexity": "configuration complexity (count)", "lost_gpu_h": "GPU-hours lost to preemption",
          "limit_idle_gpu_h": "limit-idle GPU-hours", "unmet_demand_gpu_h": "unmet demand (GPU-hours)",
-         "burst_span_h_deadline": "deadline burst, first submit to last end (h)"}
+         "burst_span_h_deadline": "deadline burst span (h)"}
 
 
 def _axis_label(name: str, direction: str | None) -> str:
@@ -345,14 +372,14 @@ def _axis_label(name: str, direction: str | None) -> str:
     elif wait:
         who = {None: "all jobs", "new": "new users' jobs", "owner": "owners' jobs", "heavy": "heavy users' jobs",
                "regular": "regular users' jobs", "deadline": "deadline groups' jobs",
-               "nonpreemptible": "jobs of users not opted in", "others_in_burst": "others' jobs during a burst",
-               "others_after_burst": "others' jobs in 3 days after a burst"}.get(wait[2], f"{wait[2]} jobs")
+               "nonpreemptible": "jobs of users not opted in", "others_in_burst": "others' jobs in a burst",
+               "others_after_burst": "others' jobs after a burst"}.get(wait[2], f"{wait[2]} jobs")
         if wait[2] and wait[2].startswith("in_"):
             who = f"jobs in {wait[2][3:]}"
         text = f"{wait[1]} wait of {who} (h)"
     else:
         text = name.replace("_", " ")
-    return text + {"max": "  (higher is better)", "min": "  (lower is better)"}.get(direction or "", "")
+    return text + {"max": ", higher is better", "min": ", lower is better"}.get(direction or "", "")
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -446,8 +473,8 @@ def figure_svg(study: Study, cells: pl.DataFrame, knobs: list[str], front: np.nd
             f'viewBox="0 0 {total} {height}" font-family="sans-serif">'
             f'<rect width="100%" height="100%" fill="white"/>'
             f'<g transform="translate(0,30)">{body}</g>'
-            f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(study.title)}: '
-            f'filled = on the Pareto front of {escape(", ".join(study.objectives))}</text></svg>\n')
+            f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(study.title)} '
+            f'(filled: on the Pareto front)</text></svg>\n')
 
 
 # ---------------------------------------------------------------- tables
@@ -505,7 +532,7 @@ def run_study(study: Study, grid: Path, results: Path, figures: Path, *, launch:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="", help="comma list of studies (q1..q7); default all")
+    parser.add_argument("--only", default="", help="comma list of studies (q1, q1b, q2..q7); default all")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="results folder (sweeps launch --out)")
     parser.add_argument("--figures", type=Path, default=None,
                         help="where figures and tables go (default docs/figures, with --quick results/quick/figures)")
