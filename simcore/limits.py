@@ -7,7 +7,7 @@ Interface used by the engine (keep it small; the policy code extends what is che
 - `on_start(j, now)` / `on_end(j, now)`: the job's resources join / leave the usage counters;
 - `next_change(now) -> int | None`: the next time a limit may loosen with no job ending (None: never);
 - `active`: False when no limit is configured (the engine then skips every check);
-- `key(j) -> tuple`: jobs with equal keys get the same answer from `blocking_reason` at the same
+- `key(j) -> int`: jobs with equal keys get the same answer from `blocking_reason` at the same
   moment. The engine caches "blocked" answers by key until a job ends or `next_change` passes
   (usage only grows in between), so thousands of held jobs of one user cost one check;
 - `requeued(j)`: the next on_end/on_submit of j are a requeue (it stays submitted);
@@ -256,6 +256,11 @@ class Limits:
         self._expiry: list[tuple[float, int, float]] = []
         self.over_limit: list[str | None] = self._never_runnable()
         self.active = any(self._checks) or any(r is not None for r in self.over_limit)
+        self._keys: list[int] = []
+        if self.active:
+            rows = np.ascontiguousarray(np.column_stack([self.combo, self.time_limit, req]), dtype=np.float64)
+            self._keys = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                                   return_inverse=True)[1].tolist()
 
     # ----- construction -----
     def _holder(self, key: tuple) -> int:
@@ -502,9 +507,9 @@ class Limits:
                 return reason
         return None
 
-    def key(self, j: int) -> tuple:
+    def key(self, j: int) -> int:
         """Jobs with equal keys (same limits, TRES and time limit) get the same answer at one moment."""
-        return (self._combo[j], self._tl[j], *self._req_of(j))
+        return self._keys[j]
 
     def _req_of(self, j: int) -> list[float]:
         """Job j's TRES as a list (cached: limit-blocked jobs are asked about at every pass)."""
