@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from cluster.fidelity.case import load_case
-from cluster.fidelity.compare import START_TOL_S, _exact, expected_differences, slurm_view
+from cluster.fidelity.compare import CHECKS, _exact, expected_differences, slurm_view
 from cluster.fidelity.golden import golden_paths, read_golden
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -34,15 +34,18 @@ def live_golden(tmp_path_factory):
             localslurm.down()
     path = tmp_path_factory.mktemp("fidelity") / "run1.sacct"
     path.write_text(rec.sacct)
+    path.with_suffix(".squeue").write_text(rec.squeue)
     return read_golden(path)
 
 
 def test_real_slurm_reproduces_its_golden(live_golden) -> None:
+    """Same outcome per job as the committed recording. Start times are not compared across
+    recordings: the setup time before the first submit differs, so the phase of the 30 s
+    time-limit check relative to the jobs differs too (the simulator gets that phase)."""
     committed = slurm_view(read_golden(golden_paths(CASE)[0]))
     live = slurm_view(live_golden)
     for job, old in committed.items():
         new = live[job]
-        assert abs(new["start"] - old["start"]) <= START_TOL_S, f"{job}: start {new['start']} vs golden {old['start']}"
         assert (new["state"], new["nodes"], new["runs"]) == (old["state"], old["nodes"], old["runs"]), job
 
 
@@ -50,7 +53,7 @@ def test_simulator_matches_live_recording(live_golden) -> None:
     case = load_case(CASE)
     result = _exact(case, live_golden, "live")
     expected = expected_differences()
-    for check in ("start", "state", "started_by", "nodes", "runs"):
+    for check in CHECKS:
         if (CASE, check, None) in expected:
             continue  # a documented known difference (tests/fidelity/expected_differences.toml)
         assert not result.failures(check), f"{check}: {result.failures(check)}"
