@@ -4,7 +4,9 @@ The backend knows nothing of what a run computes: it maps `fn(items, *shared) ->
 batches of items. Small items are batched adaptively (the first tasks carry one item each; later
 batches are sized so a task lasts about `TARGET_TASK_S`, but never so large that the tail leaves
 workers idle); at most `2 x workers` tasks are in flight (`ray.wait`), which also bounds driver
-memory. Tasks must be idempotent: Ray re-runs a task whose node died (`max_retries`).
+memory. Tasks must be idempotent: Ray re-runs a task whose node died (`max_retries`). A batch
+that Ray still loses (its worker crashed on every try, e.g. out of memory) is split and its
+items re-run one per task, so only the item that kills its worker is reported lost.
 Quiet, fast settings follow RAY_NOTES.md.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -83,6 +86,13 @@ class BatchSizer:
         return max(1, min(wanted, tail, MAX_BATCH))
 
 
+def _one_line(exc: BaseException) -> str:
+    """A Ray error's type and its last meaningful line (the root cause), without colour codes."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()]
+    lines = [line for line in lines if line and not set(line) <= set("^~ ")]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+
+
 def _timed(fn: Callable[..., list[Any]], items: list[Any], *shared: Any
            ) -> tuple[float, list[Any]]:
     start = time.perf_counter()
@@ -152,22 +162,33 @@ class RayBackend:
         sizer = BatchSizer(self.workers)
         window = 2 * self.workers
         in_flight: dict[Any, list[Any]] = {}
+        singles: list[Any] = []  # items of a lost multi-item batch, re-run one per task
         position = 0
-        while position < len(items) or in_flight:
-            while not should_stop() and position < len(items) and len(in_flight) < window:
-                size = sizer.next_size(len(items) - position)
-                batch = list(items[position:position + size])
-                position += size
+        while position < len(items) or singles or in_flight:
+            while not should_stop() and (singles or position < len(items)) \
+                    and len(in_flight) < window:
+                if singles:
+                    batch = [singles.pop()]
+                else:
+                    size = sizer.next_size(len(items) - position)
+                    batch = list(items[position:position + size])
+                    position += size
                 in_flight[task.remote(fn, batch, *shared_refs)] = batch
             if should_stop():
-                done, pending = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=0)
-                yield from (self._outcome(ref, in_flight.pop(ref), sizer) for ref in done)
-                for ref in pending:
-                    ray.cancel(ref)
+                if in_flight:
+                    done, pending = ray.wait(list(in_flight), num_returns=len(in_flight),
+                                             timeout=0)
+                    yield from (self._outcome(ref, in_flight.pop(ref), sizer) for ref in done)
+                    for ref in pending:
+                        ray.cancel(ref)
                 return
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=poll_s)
             for ref in done:
-                yield self._outcome(ref, in_flight.pop(ref), sizer)
+                outcome = self._outcome(ref, in_flight.pop(ref), sizer)
+                if outcome.error is not None and len(outcome.items) > 1:
+                    singles.extend(reversed(outcome.items))  # so only the culprit is lost
+                else:
+                    yield outcome
             if not done:
                 yield BatchOutcome(items=[], results=[])  # heartbeat: the caller may flush
 
@@ -178,7 +199,6 @@ class RayBackend:
         try:
             elapsed, results = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            return BatchOutcome(items=batch, results=None,
-                                error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+            return BatchOutcome(items=batch, results=None, error=_one_line(exc))
         sizer.observe(elapsed, len(batch))
         return BatchOutcome(items=batch, results=results)

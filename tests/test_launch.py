@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import duckdb
@@ -231,3 +233,24 @@ def test_an_address_without_a_ray_head_fails_fast_with_one_line():
     assert str(error.value) == ("--address 127.0.0.1:1: no Ray head answers there (Connection "
                                 "refused); start one with `ray start --head`, or omit --address "
                                 "for an embedded Ray")
+
+
+def _kills_its_worker_for_one_cell(scenario, seed, source):
+    """Test-only run function: one cell takes its Ray worker process down (like an OOM kill)."""
+    if scenario["partitions"]["gpu"]["MaxTime"] == "1-00:00:00" and seed == 0:
+        os._exit(1)
+    return simulate_with_simcore(scenario, seed, source)
+
+
+@pytest.mark.slow
+def test_a_run_that_kills_its_worker_is_isolated_from_its_batch(ray_session, tmp_path):
+    ray_session.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    grid = write_grid(tmp_path, '"partitions.gpu.MaxTime" = ["2:00:00", "1-00:00:00"]',
+                      sweep="seeds = 40")  # the culprit is run 41 of 80: batched with others
+    summary = launch(grid, LaunchOptions(out=tmp_path / "results", progress=False),
+                     simulate_fn=_kills_its_worker_for_one_cell)
+    assert (summary.ok, summary.failed) == (79, 1)
+    failed = duckdb.sql(f"SELECT seed, \"partitions.gpu.MaxTime\", error FROM "
+                        f"'{tmp_path}/results/t/runs/*.parquet' WHERE status = 'failed'").fetchall()
+    assert [(seed, maxtime) for seed, maxtime, _ in failed] == [(0, "1-00:00:00")]
+    assert failed[0][2].startswith("lost by Ray: WorkerCrashedError: ")
