@@ -81,29 +81,45 @@ class _Front:
     """
 
     def __init__(self, m: int):
-        self.parts: list[np.ndarray] = []
         self.m = m
+        self.pending: list[np.ndarray] = []
+        self.members = np.empty((0, m))
+        self.sorted2 = np.empty(0)  # m == 3: f2 of the members, ascending
+        self.sorted3 = np.empty(0)  # m == 3: their f3 in the same order
 
     def add(self, points: np.ndarray) -> None:
-        self.parts.append(points)
-        members = np.vstack(self.parts) if len(self.parts) > 1 else points
-        self.parts = [members]
+        self.pending.append(points)  # indexed when the front is next probed
+
+    def _index(self) -> None:
+        new = np.vstack(self.pending)
+        self.pending = []
         if self.m == 3:
-            order = np.argsort(members[:, 1], kind="stable")
-            self.sorted2 = members[order, 1]
-            self.prefix_min3 = np.minimum.accumulate(members[order, 2])
+            order = np.argsort(new[:, 1], kind="stable")
+            f2, f3 = new[order, 1], new[order, 2]
+            # Merge the few new members into the sorted arrays instead of re-sorting them.
+            at = np.searchsorted(self.sorted2, f2, side="right")
+            self.sorted2 = np.insert(self.sorted2, at, f2)
+            self.sorted3 = np.insert(self.sorted3, at, f3)
+            self.prefix_min3 = np.minimum.accumulate(self.sorted3)
         else:
-            self.rest = members[:, 1:]
+            self.members = np.vstack([self.members, new])
+            self.columns = [np.ascontiguousarray(self.members[:, j]) for j in range(1, self.m)]
 
     def dominates(self, points: np.ndarray) -> np.ndarray:
+        if self.pending:
+            self._index()
         if self.m == 3:
             idx = np.searchsorted(self.sorted2, points[:, 1], side="right") - 1
             return (idx >= 0) & (self.prefix_min3[np.maximum(idx, 0)] <= points[:, 2])
         out = np.zeros(points.shape[0], dtype=bool)
-        step = max(1, 2_000_000 // max(1, self.rest.size))
+        step = max(1, 4_000_000 // max(1, self.columns[0].size))
         for start in range(0, points.shape[0], step):
-            chunk = points[start : start + step, 1:]
-            out[start : start + step] = (self.rest[None, :, :] <= chunk[:, None, :]).all(axis=2).any(axis=1)
+            chunk = points[start : start + step]
+            # One 2-D comparison per objective: much faster than reducing a short last axis.
+            le = self.columns[0][None, :] <= chunk[:, 1, None]
+            for j, column in enumerate(self.columns[1:], start=2):
+                le &= column[None, :] <= chunk[:, j, None]
+            out[start : start + step] = le.any(axis=1)
         return out
 
 
@@ -131,8 +147,10 @@ def _ranks_sorted_unique(ordered: np.ndarray, block: int = 256) -> np.ndarray:
                 lo[sel[hit]] = k + 1
                 hi[sel[~hit]] = k
         earlier = lo  # number of earlier fronts dominating each point
-        rest = x[:, 1:]
-        inside = np.triu((rest[:, None, :] <= rest[None, :, :]).all(axis=2), k=1)
+        inside = x[:, 1, None] <= x[None, :, 1]
+        for j in range(2, m):
+            inside &= x[:, j, None] <= x[None, :, j]
+        inside = np.triu(inside, k=1)
         rank = earlier + 1
         while True:
             new = np.maximum(earlier, np.where(inside, rank[:, None], 0).max(axis=0)) + 1
