@@ -16,7 +16,8 @@ Semantics (Slurm 22.05 src/slurmctld/preempt.c and the preempt plugins, preempt.
   until now + GraceTime, then is cancelled or requeued.
 - Candidate order: Slurm sorts candidates by (tier or QOS priority) << 16 + node count, ascending:
   lowest tier first, then fewest nodes. Slurm's sort is not stable; ties here go to the most
-  recently started job first, then the higher job number (deterministic, and the cheapest loss).
+  recently started job first (the cheapest loss), then the lower job number (as observed on Slurm
+  22.05, tests/fidelity preempt_requeue).
 - REQUEUE: the job is pending again at the end of the grace period and becomes eligible 120 s later
   (REQUEUE_HOLD_S, reason BeginTime), keeps its id, and restarts from its last checkpoint: with a
   checkpoint interval c > 0, progress p is saved as floor(p / c) * c; c = 0 restarts from scratch.
@@ -162,7 +163,7 @@ class PreemptPolicy:
         exempt = free_at > now
         wake = float(free_at[exempt].min()) if exempt.any() else float("inf")
         cand, start, nodes = running[~exempt], start[~exempt], nodes[~exempt]
-        order = np.lexsort((-cand, -start, np.minimum(nodes, 0xFFFF), self.rank[cand]))
+        order = np.lexsort((cand, -start, np.minimum(nodes, 0xFFFF), self.rank[cand]))
         return cand[order], wake
 
 

@@ -66,9 +66,9 @@ def test_candidates_order_exempt_time_and_ties():
     nodes = np.array([1, 4, 1, 1, 1, 1])
     running = np.array([1, 2, 3, 4, 5])
     got, wake = p.candidates(0, running, start[running], nodes[running], now=1000.0)
-    # tier 1 first (fewest nodes first; equal -> youngest, then higher job number), tier 2 last;
+    # tier 1 first (fewest nodes first; equal -> youngest, then lower job number), tier 2 last;
     # job 5 started 50 s ago: exempt until 1050
-    assert list(got) == [4, 2, 1, 3]
+    assert list(got) == [2, 4, 1, 3]
     assert wake == 1050
 
 
