@@ -253,4 +253,4 @@ def test_a_run_that_kills_its_worker_is_isolated_from_its_batch(ray_session, tmp
     failed = duckdb.sql(f"SELECT seed, \"partitions.gpu.MaxTime\", error FROM "
                         f"'{tmp_path}/results/t/runs/*.parquet' WHERE status = 'failed'").fetchall()
     assert [(seed, maxtime) for seed, maxtime, _ in failed] == [(0, "1-00:00:00")]
-    assert failed[0][2].startswith("lost by Ray: WorkerCrashedError: ")
+    assert failed[0][2].startswith("lost by Ray: ")  # WorkerCrashedError, as a rule
