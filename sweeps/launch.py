@@ -19,7 +19,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-import tomli_w
 from tqdm import tqdm
 
 from sweeps.grid import load_grid
@@ -77,6 +76,8 @@ def versions(model_version: str) -> dict[str, str | None]:
 
 def dry_run(grid_path: str | Path, show: int = 3) -> str:
     """The number of runs, the first few cells and the first expanded scenario, as text."""
+    import tomli_w  # only --dry-run prints TOML
+
     the_plan = plan(load_grid(grid_path))
     grid = the_plan.grid
     lines = [f"{grid.name}: {the_plan.cells} cells x {len(grid.seeds)} seeds = "
