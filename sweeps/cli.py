@@ -43,13 +43,7 @@ def cli() -> None:
 
 def _register() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"sweeps.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sweeps.commands.{name}":
-                raise
-            continue
-        for command in module.COMMANDS:
+        for command in importlib.import_module(f"sweeps.commands.{name}").COMMANDS:
             cli.add_command(command)
 
 
