@@ -160,7 +160,8 @@ def _exact(case: Case, golden: Golden, label: str) -> CaseResult:
         sim = simulate_golden(case, golden)
     except Exception as exc:  # noqa: BLE001 - a simulator crash is reported as the comparison's result
         return CaseResult(case.name, label, [], error=f"{type(exc).__name__}: {exc}")
-    submit = dict(zip(job_table(case, golden)["job_id"].tolist(), job_table(case, golden)["submit"].tolist()))
+    table = job_table(case, golden)
+    submit = dict(zip(table["job_id"].tolist(), table["submit"].tolist()))
     _mark_overtaking(case, submit, slurm)
     _mark_overtaking(case, submit, sim)
     diffs = []
