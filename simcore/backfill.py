@@ -240,7 +240,7 @@ class Backfill:
             parts = [p for p in e.admitted[j] if (j, p) not in e.static_reason]
             if not parts:
                 continue
-            if e.limits.blocking_reason(j, now) is not None:
+            if e.limit_reason(j, now) is not None:
                 continue
             if tested >= sp.bf_max_job_test:
                 last_key = entry

@@ -253,6 +253,19 @@ class Engine:
                     return True
         return False
 
+    def limit_reason(self, j: int, now: int) -> str | None:
+        """limits.blocking_reason, with "blocked" answers cached by limits.key until a job ends or
+        a limits tick (usage only grows meanwhile, so a held job stays held)."""
+        if not self.limits.active:
+            return None
+        key = self.limits.key(j)
+        r = self.limit_memo.get(key)
+        if r is None:
+            r = self.limits.blocking_reason(j, now)
+            if r is not None:
+                self.limit_memo[key] = r
+        return r
+
     def _set_reason(self, j: int, r: str, now: int) -> None:
         old = self.reason[j]
         if old != r:
@@ -370,6 +383,7 @@ class Engine:
         self.priority.on_end(self, j, now)
         self.epoch += 1
         self.fail_memo.clear()
+        self.limit_memo.clear()
         self.backfill.resumable = False
         self.dirty_main = self.dirty_bf = True
         self.backfill.node_changed(chosen)
@@ -425,7 +439,7 @@ class Engine:
                 if self.reason[j] in ("None", "Resources"):
                     self._set_reason(j, "Priority", now)
                 continue
-            lr = limits.blocking_reason(j, now)
+            lr = self.limit_reason(j, now)
             if lr is not None:
                 self._set_reason(j, lr, now)
                 continue
@@ -463,6 +477,7 @@ class Engine:
         self.part_pending = [0] * len(self.pname)
         self.static_reason: dict[tuple[int, int], str] = {}
         self.fail_memo: dict[tuple[int, int], int] = {}
+        self.limit_memo: dict[tuple, str] = {}
         self.limit_blocked: set[int] = set()
         self.heap: list[tuple[int, int, int, int]] = []
         self.seq = 0
@@ -498,10 +513,13 @@ class Engine:
             if te == NEVER and not self.dirty_main and not bf_dirty:
                 break
             if self.skip_unchanged or te == NEVER:
-                if not self.dirty_main and ns < te:
-                    ns = -(-te // si) * si
-                if bi and not bf_dirty and nb < te:
-                    nb = -(-te // bi) * bi
+                # Nothing can change before the next event or the next pass that must run, so the
+                # clean kind(s) of pass jump to their first tick at or after that moment.
+                t_real = min(te, ns if self.dirty_main else NEVER, nb if bf_dirty else NEVER)
+                if not self.dirty_main and ns < t_real:
+                    ns = -(-t_real // si) * si
+                if bi and not bf_dirty and nb < t_real:
+                    nb = -(-t_real // bi) * bi
             t = now = min(te, ns, nb)
             happened = False
             while heap and heap[0][0] == t:
@@ -527,6 +545,7 @@ class Engine:
                 happened = True
                 self.dirty_main = self.dirty_bf = True
             if t == t_lim:
+                self.limit_memo.clear()
                 self.dirty_main = self.dirty_bf = True
                 self.backfill.resumable = False
                 happened = True
@@ -548,11 +567,13 @@ class Engine:
                 nb += bi
             if self.limit_blocked or self.li_rate:
                 self._limit_idle(t, win0, win1)
-        self.t_end = now
+        # The run ends with the last submission or job end (passes after it change nothing).
+        self.t_end = max(max(self.end_t, default=0), sub_times[-1] if sub_times else 0)
         for j in range(n):
             if self.state[j] == PENDING:       # close the open pending interval, keep the reason
                 r = self.reason[j]
-                self._set_reason(j, "None", now)
+                self.reason_t[j] = min(self.reason_t[j], self.t_end)
+                self._set_reason(j, "None", self.t_end)
                 self.reason[j] = r
 
     def _drop_started(self) -> None:
@@ -577,7 +598,7 @@ class Engine:
         if free:
             seen: dict[tuple, bool] = {}
             for j in self.limit_blocked:
-                if self.state[j] != PENDING or not self.gpn[j] or self.limits.blocking_reason(j, now) is None:
+                if self.state[j] != PENDING or not self.gpn[j] or self.limit_reason(j, now) is None:
                     continue
                 p = self.jparts[j][0]
                 shape = (p, self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j], self.gt[j], self.jexcl[j])
