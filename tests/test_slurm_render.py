@@ -127,6 +127,8 @@ echo "10.1.2.3 fe80::1"
     "python3": """#!/bin/bash
 if [ "$1" = -c ]; then exit 1; fi
 echo "python3 $*" >> "$SANDBOX_LOG"
+# Like the real wait step: return once both (backgrounded) `ray start`s have happened.
+for _ in $(seq 300); do [ "$(grep -c '^ray start' "$SANDBOX_LOG")" -ge 2 ] && break; sleep 0.1; done
 echo "trilemma: ray cluster ready: nodes=2 CPU=4 GPU=2 addresses=fake expected=2"
 """,
     "sweeps": """#!/bin/bash
