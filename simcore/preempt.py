@@ -57,7 +57,13 @@ def _mode(value: object, key: str, inherit: int | None) -> int | None:
 
 @dataclass(frozen=True)
 class PreemptPolicy:
-    """Per-job preemption attributes (arrays indexed by job number) and the QOS preempt matrix."""
+    """Per-job preemption attributes (arrays indexed by job number) and the QOS preempt matrix.
+
+    Under partition_prio a job's tier, mode and grace are those of the partition it is in: the one
+    it runs in as a preemptee, the one it is being tried in as a preemptor. `build` starts every job
+    in its first listed partition; `place` moves a job submitted to several partitions (the per-job
+    arrays are updated in place, which is why they are arrays and not tuples).
+    """
 
     kind: str
     rank: np.ndarray          # tier (partition_prio) or QOS priority (qos): candidate sort key
@@ -67,10 +73,24 @@ class PreemptPolicy:
     mode: np.ndarray          # int8 OFF/CANCEL/REQUEUE as a preemptee
     grace: np.ndarray         # int64 seconds as a preemptee
     exempt: np.ndarray        # int64 PreemptExemptTime seconds as a preemptee
+    part_tier: np.ndarray     # per partition: PriorityTier
+    part_mode: np.ndarray     # per partition: PreemptMode (inherited from the global one when unset)
+    part_grace: np.ndarray    # per partition: GraceTime seconds
 
     @property
     def enabled(self) -> bool:
-        return self.kind != "preempt/none" and bool((self.mode != OFF).any())
+        if self.kind == "preempt/none":
+            return False
+        if self.kind == "preempt/partition_prio":
+            return bool((self.part_mode != OFF).any())
+        return bool((self.mode != OFF).any())
+
+    def place(self, j: int, p: int) -> None:
+        """Job j is in partition p (tried there as a preemptor, or running there)."""
+        if self.kind == "preempt/partition_prio":
+            self.tier[j] = self.rank[j] = self.part_tier[p]
+            self.mode[j] = self.part_mode[p]
+            self.grace[j] = self.part_grace[p]
 
     @classmethod
     def build(
@@ -126,17 +146,18 @@ class PreemptPolicy:
             if "PreemptExemptTime" in table:
                 q_exempt[i] = _seconds(table["PreemptExemptTime"], f"{where}.PreemptExemptTime")
         exempt = np.where(q_exempt[jq] >= 0, q_exempt[jq], int(preempt_exempt_time)).astype(np.int64)
+        part_mode = np.array(
+            [_mode(p[2], f"{source}: partitions.{p[0]}.PreemptMode", global_mode) for p in partitions], dtype=np.int8
+        )
+        part_grace = np.array([p[3] for p in partitions], dtype=np.int64)
         if preempt_type == "preempt/qos":
             rank, mode, grace = q_prio[jq], q_mode[jq], q_grace[jq]
         else:
-            part_mode = np.array(
-                [_mode(p[2], f"{source}: partitions.{p[0]}.PreemptMode", global_mode) for p in partitions], dtype=np.int8
-            )
-            part_grace = np.array([p[3] for p in partitions], dtype=np.int64)
             rank, mode, grace = tier.copy(), part_mode[job_partition], part_grace[job_partition]
         if preempt_type == "preempt/none":
             mode = np.zeros(n, dtype=np.int8)
-        return cls(preempt_type, rank, tier, jq, matrix, mode, grace.astype(np.int64), exempt)
+        return cls(preempt_type, rank, tier, jq, matrix, mode, grace.astype(np.int64), exempt,
+                   part_tier, part_mode, part_grace)
 
     def can_preempt(self, preemptor: int, preemptees: np.ndarray) -> np.ndarray:
         """Which of `preemptees` (running job numbers) `preemptor` may preempt, ignoring exempt time."""
@@ -211,8 +232,6 @@ class EnginePreemption:
         )
         self.enabled = self.policy.enabled
         self.could_preempt = self._could_preempt().tolist()
-        self.mode = self.policy.mode.tolist()
-        self.grace = self.policy.grace.tolist()
         self.ckpt = J["checkpoint_s"].tolist()
         self.runtime = J["runtime"].tolist()
         self.saved = [0] * len(J)               # progress kept by checkpoints (s)
@@ -231,7 +250,11 @@ class EnginePreemption:
             return np.zeros(n, dtype=bool)
         victims = pol.mode != OFF
         if pol.kind == "preempt/partition_prio":
-            return pol.tier > pol.tier[victims].min()
+            # a job may be tried in any of its partitions: its highest tier against the lowest
+            # tier any job could be preempted in
+            lowest = pol.part_tier[pol.part_mode != OFF].min()
+            top = np.array([max(pol.part_tier[q] for q in parts) for parts in self.e.jparts], dtype=np.int64)
+            return top > lowest
         victim_qos = np.zeros(pol.qos_preempts.shape[0], dtype=bool)
         victim_qos[pol.qos[victims]] = True
         return (pol.qos_preempts & victim_qos).any(axis=1)[pol.qos]
@@ -241,6 +264,7 @@ class EnginePreemption:
         """Job j found no resources in partition p: signal the preemptees that would make room."""
         if not self.could_preempt[j]:
             return
+        self.policy.place(j, p)
         e, nd = self.e, self.e.nodes
         members = e.pnodes[p]
         running: set[int] = set()
@@ -315,7 +339,7 @@ class EnginePreemption:
 
     def _signal(self, v: int, now: int) -> None:
         e = self.e
-        release = now + self.grace[v]
+        release = now + int(self.policy.grace[v])
         if release >= e.end_t[v]:
             return                              # it ends by itself within its grace time
         self.signalled[v] = release
@@ -336,7 +360,9 @@ class EnginePreemption:
 
     # ----- events -----
     def started(self, j: int, end_seq: int, over_seq: int) -> None:
-        """The engine pushed job j's end (and overrun) events with these heap sequence numbers."""
+        """Job j started (in partition e.ran_part[j]); the engine pushed its end (and overrun) events
+        with these heap sequence numbers."""
+        self.policy.place(j, self.e.ran_part[j])
         self.end_seq[j] = end_seq
         self.over_seq[j] = over_seq
 
@@ -356,7 +382,7 @@ class EnginePreemption:
         if self.over_seq[v] >= 0:
             self.stale.add(self.over_seq[v])
         e.end_t[v] = now
-        if self.mode[v] == CANCEL:
+        if self.policy.mode[v] == CANCEL:
             e.end_state[v] = "PREEMPTED"
             e._end(v, now)
             return

@@ -136,3 +136,25 @@ def test_equal_tiers_never_preempt_property(spec):
     if all(tier[p] == 1 for p in parts) or all(tier[p] == 2 for p in parts):
         assert out["preemptions"].sum() == 0
     assert (out["state"] == "COMPLETED").all()
+
+
+def test_a_job_submitted_to_several_partitions_is_preemptable_in_the_one_it_runs_in():
+    # Job 2 asks for "other,low"; "other" is full, so it runs in "low" and a "high" job may preempt it
+    # there, although its first listed partition never preempts (as in Slurm, the running partition counts).
+    sc = Scenario.from_dict({
+        "cluster": {"nodes": [{"NodeName": "g[1-2]", "CPUs": 8, "RealMemory": 64000, "Gres": "gpu:1"}]},
+        "partitions": {
+            "other": {"Nodes": "g2", "MaxTime": "1-0", "PriorityTier": 1, "PreemptMode": "OFF"},
+            "low": {"Nodes": "g1", "MaxTime": "1-0", "PriorityTier": 1, "PreemptMode": "REQUEUE"},
+            "high": {"Nodes": "g1", "MaxTime": "1-0", "PriorityTier": 2, "PreemptMode": "OFF"},
+        },
+        "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "REQUEUE"},
+    }, source="t.toml")
+    jobs = JobTable.from_columns({
+        "partition": ["other", "other,low", "high"], "submit": [0, 1, 100], "runtime": [3 * HOUR, 2 * HOUR, 10],
+        "time_limit": [4 * HOUR] * 3, "gpus": [1, 1, 1], "cpus": [1, 1, 1], "user": ["a", "b", "c"],
+    }, source="jobs")
+    out = simulate(sc, jobs=jobs).jobs
+    assert out["preemptions"].tolist() == [0, 1, 0]
+    assert out["start"].tolist()[2] == 100
+    assert out["partition"].tolist()[1] == "low"
