@@ -157,7 +157,7 @@ class PartitionSpec:
     state: str = "UP"
     default: bool = False
     exclusive: bool = False                         # OverSubscribe=EXCLUSIVE
-    preempt_mode: str = "OFF"
+    preempt_mode: str = ""          # "" = the global scheduler PreemptMode (slurm.conf)
     grace_time: int = 0
     qos: str = ""
     max_tres_per_job: Mapping[str, float] = field(default_factory=dict)
@@ -191,7 +191,7 @@ class PartitionSpec:
             state=_choice(d.get("State", "UP"), k("State"), PARTITION_STATES),
             default=_yes_no(d.get("Default", False), k("Default")),
             exclusive=over == "EXCLUSIVE",
-            preempt_mode=str(d.get("PreemptMode", "OFF")).upper(),
+            preempt_mode=str(d.get("PreemptMode", "")).upper(),
             grace_time=parse_duration(d.get("GraceTime", 0), k("GraceTime"), bare="s") or 0,
             qos=str(d.get("QOS", "")),
             max_tres_per_job=_frozen(parse_tres(d.get("MaxTRESPerJob", ""), k("MaxTRESPerJob"))),

@@ -22,8 +22,9 @@ def scenario(max_time="3-00:00:00", workload=None, qos=None, **extra) -> Scenari
             {"NodeName": "own[1-2]", "CPUs": 64, "RealMemory": 512000, "Gres": "gpu:8"},
         ]},
         "partitions": {
-            "gpu": {"Nodes": "gpu[01-16]", "MaxTime": max_time, "Default": True},
-            "debug": {"Nodes": "gpu[15-16]", "MaxTime": "1:00:00", "PriorityTier": 2},
+            # PreemptMode OFF: with the global REQUEUE they would inherit it and debug (tier 2) could preempt gpu
+            "gpu": {"Nodes": "gpu[01-16]", "MaxTime": max_time, "Default": True, "PreemptMode": "OFF"},
+            "debug": {"Nodes": "gpu[15-16]", "MaxTime": "1:00:00", "PriorityTier": 2, "PreemptMode": "OFF"},
             "preempt": {"Nodes": "gpu[01-16],own[1-2]", "MaxTime": "7-0", "PriorityTier": 0,
                         "PreemptMode": "REQUEUE"},
             "owners": {"Nodes": "own[1-2]", "AllowAccounts": "chem", "PriorityTier": 3},
