@@ -158,3 +158,17 @@ def test_a_job_submitted_to_several_partitions_is_preemptable_in_the_one_it_runs
     assert out["preemptions"].tolist() == [0, 1, 0]
     assert out["start"].tolist()[2] == 100
     assert out["partition"].tolist()[1] == "low"
+
+
+def test_a_partition_without_preemptmode_inherits_the_global_one():
+    sc = Scenario.from_dict({
+        "cluster": {"nodes": [{"NodeName": "g1", "CPUs": 8, "RealMemory": 64000, "Gres": "gpu:1"}]},
+        "partitions": {"low": {"Nodes": "ALL", "MaxTime": "1-0", "PriorityTier": 1},
+                       "high": {"Nodes": "ALL", "MaxTime": "1-0", "PriorityTier": 2}},
+        "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "CANCEL"},
+    }, source="t.toml")
+    jobs = JobTable.from_columns({
+        "partition": ["low", "high"], "submit": [0, 100], "runtime": [HOUR, 10], "time_limit": [2 * HOUR] * 2,
+        "gpus": [1, 1], "cpus": [1, 1], "user": ["a", "b"],
+    }, source="jobs")
+    assert simulate(sc, jobs=jobs).jobs["state"].tolist() == ["PREEMPTED", "COMPLETED"]
