@@ -11,38 +11,23 @@ from __future__ import annotations
 import math
 import re
 
+from simcore.errors import ConfigError
+from simcore.units import parse_duration
+
 UNLIMITED = ("UNLIMITED", "INFINITE")
-
-_DURATION = re.compile(
-    r"^(?:(?P<days>\d+)-)?(?P<a>\d+)(?::(?P<b>\d+))?(?::(?P<c>\d+))?$"
-)
-
 
 def parse_duration_s(value: object) -> float | None:
     """Seconds in a Slurm time value, `inf` for UNLIMITED, None when it is not a duration.
 
-    Slurm's formats: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours",
-    "days-hours:minutes", "days-hours:minutes:seconds"; a bare number means minutes.
+    The formats are simcore's (slurm.conf(5)): a bare number means minutes.
     """
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        return float(value) * 60.0
-    text = str(value).strip()
-    if text.upper() in UNLIMITED:
-        return math.inf
-    match = _DURATION.match(text)
-    if not match:
+    try:
+        seconds = parse_duration(value, "value")
+    except ConfigError:
         return None
-    days, a, b, c = (match.group(k) for k in ("days", "a", "b", "c"))
-    if days is not None:
-        hours, minutes, seconds = int(a), int(b or 0), int(c or 0)
-        return float(((int(days) * 24 + hours) * 60 + minutes) * 60 + seconds)
-    if c is not None:
-        return float((int(a) * 60 + int(b)) * 60 + int(c))
-    if b is not None:
-        return float(int(a) * 60 + int(b))
-    return float(int(a) * 60)
+    return math.inf if seconds is None else float(seconds)
 
 
 def _plural(count: float, unit: str) -> str:
