@@ -14,7 +14,6 @@ import re
 from simcore.errors import ConfigError
 from simcore.units import parse_duration
 
-UNLIMITED = ("UNLIMITED", "INFINITE")
 
 def parse_duration_s(value: object) -> float | None:
     """Seconds in a Slurm time value, `inf` for UNLIMITED, None when it is not a duration.
