@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from simcore.errors import ConfigError
+from simcore.errors import ConfigError, WorkloadError
 
 T = TypeVar("T")
 
@@ -49,6 +50,14 @@ def options_from_mapping(cls: type[T], values: Mapping[str, Any] | T | None, sou
     if check is not None:
         check(source)
     return options
+
+
+def read_trace_text(path: Path, kind: str) -> str:
+    """A trace file's text (undecodable bytes replaced: one bad byte must not hide the rest)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise WorkloadError(f"{path}: cannot read {kind} file ({exc.strerror})") from None
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:

@@ -19,7 +19,13 @@ import numpy as np
 
 from simcore.errors import ConfigError, TrilemmaError, WorkloadError
 from simcore.units import parse_duration, parse_tres
-from simcore.workload.importing import MAX_SECONDS, ImportCounts, ParsedTrace, options_from_mapping
+from simcore.workload.importing import (
+    MAX_SECONDS,
+    ImportCounts,
+    ParsedTrace,
+    options_from_mapping,
+    read_trace_text,
+)
 
 # Columns the importer reads; every other header column is ignored.
 ID_FIELDS = ("JobIDRaw", "JobID")
@@ -69,10 +75,7 @@ def parse_sacct(path: str | Path, options: SacctOptions | Mapping[str, Any] | No
     """
     path = Path(path)
     opts = options_from_mapping(SacctOptions, options, where)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise WorkloadError(f"{path}: cannot read sacct file ({exc.strerror})") from None
+    text = read_trace_text(path, "sacct")
     name = path.name
     lines = text.splitlines()
     # '#' lines are annotations around the sacct output (recordings note the command and config).

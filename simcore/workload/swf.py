@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from simcore.errors import ConfigError, WorkloadError
-from simcore.workload.importing import MAX_SECONDS, ImportCounts, ParsedTrace, options_from_mapping
+from simcore.workload.importing import (
+    MAX_SECONDS,
+    ImportCounts,
+    ParsedTrace,
+    options_from_mapping,
+    read_trace_text,
+)
 
 # SWF field numbers (1-based, as in the format's definition) and their names for error messages.
 FIELD_NAMES = (
@@ -84,10 +90,7 @@ def parse_swf(path: str | Path, options: SwfOptions | Mapping[str, Any] | None =
     """
     path = Path(path)
     opts = options_from_mapping(SwfOptions, options, where)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise WorkloadError(f"{path}: cannot read SWF file ({exc.strerror})") from None
+    text = read_trace_text(path, "SWF")
     rows: list[list[int]] = []
     lines: list[int] = []
     unix_start: int | None = None
