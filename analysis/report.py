@@ -8,7 +8,6 @@ front table and the policy texts for pasting into a ticket.
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 import plotly.offline

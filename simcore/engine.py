@@ -422,7 +422,7 @@ class Engine:
         blocked_parts: set[int] = set()
         blocked_nodes: set[int] = set()
         tainted: set[int] = set()
-        state, memo, epoch, nodes, limits = self.state, self.fail_memo, self.epoch, self.nodes, self.limits
+        state, memo, epoch, nodes = self.state, self.fail_memo, self.epoch, self.nodes
         live = sum(1 for c in self.part_pending if c)
         static = bool(self.static_reason)
         for entry in self.queue:
