@@ -58,6 +58,9 @@ def child(args: argparse.Namespace) -> None:
     import traces
     from simcore import simulate
 
+    if args.case == "swf":
+        traces.write_swf(traces.fifo_jobs(traces.fifo_scenario(args.jobs), args.seed), args.swf)
+        return
     t0 = time.perf_counter()
     if args.case == "fifo":
         scenario = traces.fifo_scenario(args.jobs, args.days, args.nodes, args.load)
@@ -119,8 +122,17 @@ def measure(case: str, jobs: int, *, days: float | None = None, nodes: int = 125
         raise RuntimeError(f"{case} {jobs}: child failed ({proc.returncode}): {err.strip()[-2000:]}")
     row = json.loads(out.strip().splitlines()[-1])
     row.update(peak_rss_mb=usage.ru_maxrss / 1024, loadavg_1m=load_avg, loadavg_end=os.getloadavg()[0],
-               utc=time.strftime("%H:%M:%S", time.gmtime()))
+               utc=time.strftime("%H:%M:%S", time.gmtime()), simcore_rev=simcore_rev())
     return row
+
+
+def simcore_rev() -> str:
+    """The commit the measured simcore came from ("+dirty" if simcore/ had uncommitted edits)."""
+    def git(*a: str) -> str:
+        r = subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
+    rev = git("rev-parse", "--short", "HEAD") or "unknown"
+    return rev + ("+dirty" if git("status", "--porcelain", "--", "simcore") else "")
 
 
 def measure_accasim(swf: Path, nodes: int = 125) -> dict:
@@ -171,10 +183,6 @@ def main() -> None:
         child(args)
         return
 
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(HERE))
-    import traces
-
     args.out.mkdir(parents=True, exist_ok=True)
     log = (args.out / "results.jsonl").open("a")
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.with_1m else [])
@@ -191,8 +199,10 @@ def main() -> None:
     swf = None
     if SWF_SIZE in sizes and "fifo" in cases:
         swf = args.out / f"trace-{SWF_SIZE}-seed{args.seed}.swf"
-        sc = traces.fifo_scenario(SWF_SIZE)
-        traces.write_swf(traces.fifo_jobs(sc, args.seed), swf)
+        # In a child: Linux carries the parent's peak RSS into a forked child's ru_maxrss, so the
+        # parent stays small (no numpy, no job tables) to keep every child's figure its own.
+        subprocess.run([sys.executable, __file__, "--child", "swf", str(SWF_SIZE), "--swf", str(swf),
+                        "--seed", str(args.seed)], check=True)
     accasim = None
     if swf and not args.no_accasim:
         accasim = record(measure_accasim(swf))
