@@ -79,7 +79,12 @@ class Nodes:
                 if best_key is None or fc[i] < best_key:
                     best, best_key, level = i, fc[i], weight[i]
             return None if best < 0 else [best]
-        feasible = [i for i in cands if self.fits(i, c, m, g, gt, excl)]
+        if excl:
+            feasible = [i for i in cands if self.fits(i, c, m, g, gt, excl)]
+        elif gt:
+            feasible = [i for i in cands if gtype[i] == gt and fc[i] >= c and fm[i] >= m and fg[i] >= g]
+        else:
+            feasible = [i for i in cands if fc[i] >= c and fm[i] >= m and fg[i] >= g]
         if len(feasible) < n:
             return None
         feasible.sort(key=lambda i: (weight[i], fc[i], i))
