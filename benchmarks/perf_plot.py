@@ -79,7 +79,7 @@ def main(paths: list[str]) -> None:
         latest[key] = r
     rows = list(latest.values())
     main_rows = [r for r in rows if "scaling" not in r and r.get("nodes", 125) == 125 and r.get("load", 0.9) == 0.9
-                 and r.get("source") != "swf" and r["case"] in ("fifo", "policy")
+                 and r["case"] in ("fifo", "policy")
                  and abs(r["days"] - r["jobs"] * 365 / 1e6) < 1e-6]
     by_case: dict[str, list[tuple[float, float]]] = {}
     for r in main_rows:
