@@ -7,6 +7,7 @@ too), so the module holds `localslurm.exclusive()` and (re)starts the default cl
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -67,6 +68,25 @@ def wait_state(job_id: str, states: set[str], timeout: float) -> str:
     raise AssertionError(f"job {job_id} not in {states} after {timeout:.0f} s (state {state})")
 
 
+def release_requeued(job_id: str, timeout: float = 90) -> None:
+    """Start a requeued job now instead of after Slurm's 120 s hold, once its previous run has gone.
+
+    The hold is what protects a real requeue from two races that a test releasing at once meets:
+    the previous run's batch step may still be exiting (its status is then booked on the new run),
+    and slurmd revokes the job's credential at the requeue with one-second resolution, so a run
+    launched in the same second is killed ("Job credential revoked"). So: wait until no slurmstepd
+    of the job is left and until the clock has passed the second after the job became PENDING.
+    """
+    wait_state(job_id, {"PENDING"}, timeout)
+    pending_at = time.time()
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["pgrep", "-f", rf"slurmstepd: \[{job_id}\."], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, f"job {job_id}'s previous run still has steps after {timeout:.0f} s"
+        time.sleep(0.3)
+    time.sleep(max(0.0, math.floor(pending_at) + 2 - time.time()))
+    subprocess.run(["scontrol", "update", f"jobid={job_id}", "starttime=now"], check=True)
+
+
 def stored(root: Path) -> list[tuple[str, str]]:
     if not list((root / "runs").glob("part-*.parquet")):
         return []
@@ -110,9 +130,8 @@ def test_requeued_sweep_resumes_and_stores_every_run_exactly_once(slurm, tmp_pat
     subprocess.run(["scontrol", "requeue", job.job_id], check=True)
     first_attempt = len(stored(root))
     assert 0 < first_attempt < 24, "the sweep finished before it could be requeued: make runs longer"
-    wait_state(job.job_id, {"PENDING"}, 90)
     # Slurm holds a requeued job for 120 s (Reason=BeginTime); release it now.
-    subprocess.run(["scontrol", "update", f"jobid={job.job_id}", "starttime=now"], check=True)
+    release_requeued(job.job_id)
     assert wait_state(job.job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, 360) == "COMPLETED"
     assert job_field(job.job_id, "Restarts") == "1"
     rows = stored(root)
@@ -139,8 +158,7 @@ def test_time_limit_warning_makes_the_job_requeue_itself_and_finish(slurm, tmp_p
         time.sleep(0.3)
     # What Slurm does 120 s before the time limit (--signal=B:USR1@120), sent now.
     subprocess.run(["scancel", "--batch", "--signal=USR1", job.job_id], check=True)
-    wait_state(job.job_id, {"PENDING"}, 90)
-    subprocess.run(["scontrol", "update", f"jobid={job.job_id}", "starttime=now"], check=True)
+    release_requeued(job.job_id)
     assert wait_state(job.job_id, {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}, 360) == "COMPLETED"
     log = job.log.read_text()
     assert "time limit near: stopping the driver, then requeueing job" in log, log
