@@ -249,6 +249,7 @@ class Limits:
         self._submit_holders: list[list[int]] = [[] for _ in combos]
         for key, c in combos.items():
             self._build_combo(c, *key)
+        self._all_run_holders = sorted({h for hs in self._run_holders for h in hs})
         self._requeued: set[int] = set()
         self._last_tick = 0.0
         self._next_tick = self.period
@@ -431,7 +432,9 @@ class Limits:
             return
         if self._running_tracked:
             dt = tick - self._last_tick
-            for h_run, h_rate, h_comp in zip(self.run, self.rate, self.comp):
+            run, rate, comp = self.run, self.rate, self.comp
+            for h in self._all_run_holders:      # only these ever have a count-down rate
+                h_run, h_rate, h_comp = run[h], rate[h], comp[h]
                 for k, r in enumerate(h_rate):
                     if r or h_comp[k]:
                         h_run[k] -= r * dt - h_comp[k]
