@@ -276,9 +276,28 @@ class Engine:
             self.reason[j] = r
             self.reason_t[j] = now
             if r.startswith(LIMIT_REASON_PREFIXES):
-                self.limit_blocked.add(j)
-            elif old.startswith(LIMIT_REASON_PREFIXES):
+                if j not in self.limit_blocked:
+                    self.limit_blocked.add(j)
+                    self._li_group(j, True)
+            elif j in self.limit_blocked:
                 self.limit_blocked.discard(j)
+                self._li_group(j, False)
+
+    def _li_group(self, j: int, join: bool) -> None:
+        """Job j (pending) joins or leaves the limit-blocked jobs that ask for GPUs, grouped by
+        (limits key, request shape): jobs of one group get the same limit and fit answers."""
+        self.li_dirty = True
+        if not self.gpn[j]:
+            return
+        key = (self.limits.key(j) if self.limits.active else -1, self.jparts[j][0], self.nn[j], self.cpn[j],
+               self.mpn[j], self.gpn[j], self.gt[j], self.jexcl[j])
+        if join:
+            self.li_groups.setdefault(key, set()).add(j)
+        else:
+            group = self.li_groups[key]
+            group.discard(j)
+            if not group:
+                del self.li_groups[key]
 
     # ------------------------------------------------------------ events
 
@@ -335,6 +354,7 @@ class Engine:
         self.alloc_gpus[j] = gpus
         self.used_gpus += gpus
         self.used_cpus += cpus
+        self.li_dirty = True
         self.state[j] = RUNNING
         self.n_pending -= 1
         for q in self.admitted[j]:
@@ -376,11 +396,13 @@ class Engine:
         self.nodes.release(j, chosen, self.cpn[j], self.mpn[j], self.gpn[j], self.excl(j, p))
         self.used_gpus -= self.alloc_gpus[j]
         self.used_cpus -= self.alloc_cpus[j]
+        self.li_dirty = True
         self.state[j] = DONE
         if now > self.start_t[j] + self.limit_used[j]:
             self.overrunning -= 1
         self.limits.on_end(j, now)
         self.priority.on_end(self, j, now)
+        self.preempt.ended(j)
         self.epoch += 1
         self.fail_memo.clear()
         self.limit_memo.clear()
@@ -479,6 +501,8 @@ class Engine:
         self.fail_memo: dict[tuple[int, int], int] = {}
         self.limit_memo: dict[tuple, str] = {}
         self.limit_blocked: set[int] = set()
+        self.li_groups: dict[tuple, set[int]] = {}
+        self.li_dirty = True
         self.heap: list[tuple[int, int, int, int]] = []
         self.seq = 0
         self.epoch = 0
@@ -546,6 +570,7 @@ class Engine:
                 self.dirty_main = self.dirty_bf = True
             if t == t_lim:
                 self.limit_memo.clear()
+                self.li_dirty = True
                 self.dirty_main = self.dirty_bf = True
                 self.backfill.resumable = False
                 happened = True
@@ -588,25 +613,31 @@ class Engine:
     # ------------------------------------------------------------ limit-idle GPUs
 
     def _limit_idle(self, now: int, win0: int, win1: int) -> None:
-        """Integrate GPUs left idle while a job that would fit them pends only because of a limit."""
+        """Integrate GPUs left idle while a job that would fit them pends only because of a limit.
+        The rate is recomputed only after a start, an end, a limits tick or a change of the
+        limit-blocked set (nothing else changes free GPUs or limit answers), once per group."""
         lo, hi = max(self.li_since, win0), min(now, win1)
         if hi > lo:
             self.li_gpu_s += self.li_rate * (hi - lo)
         self.li_since = now
+        if not self.li_dirty:
+            return
+        self.li_dirty = False
         free = self.nodes.total_gpus - self.used_gpus
         want = 0
         if free:
             seen: dict[tuple, bool] = {}
-            for j in self.limit_blocked:
-                if self.state[j] != PENDING or not self.gpn[j] or self.limit_reason(j, now) is None:
+            for key, group in self.li_groups.items():
+                if self.limit_reason(next(iter(group)), now) is None:
                     continue
-                p = self.jparts[j][0]
-                shape = (p, self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j], self.gt[j], self.jexcl[j])
+                shape = key[1:]
                 fits = seen.get(shape)
                 if fits is None:
-                    fits = seen[shape] = self.nodes.select(self.pnodes[p], *shape[1:6], self.excl(j, p)) is not None
+                    p, n, c, m, g, gt, x = shape
+                    fits = seen[shape] = self.nodes.select(self.pnodes[p], n, c, m, g, gt,
+                                                           x or self.pexcl[p]) is not None
                 if fits:
-                    want += self.gpn[j] * self.nn[j]
+                    want += key[5] * key[2] * len(group)
                     if want >= free:
                         break
         self.li_rate = min(free, want)

@@ -236,6 +236,7 @@ class EnginePreemption:
         self.runtime = J["runtime"].tolist()
         self.saved = [0] * len(J)               # progress kept by checkpoints (s)
         self.signalled: dict[int, int] = {}     # job -> release time
+        self.victims: set[int] = set()          # running jobs with a PreemptMode (not OFF)
         self.stale: set[int] = set()            # heap seqs of end/overrun events of preempted runs
         self.wakeups: set[int] = set()          # times already pushed by _wake
         self.segments: list[tuple[int, int, int, int]] = []   # preempted runs: start, end, GPUs, CPUs
@@ -265,48 +266,63 @@ class EnginePreemption:
         if not self.could_preempt[j]:
             return
         self.policy.place(j, p)
+        if not self.victims:
+            return
         e, nd = self.e, self.e.nodes
         members = e.pnodes[p]
-        running: set[int] = set()
-        for i in members:
-            running |= nd.running[i]
-        if not running:
+        # Only running jobs with a PreemptMode can be candidates (`candidates` drops the others
+        # before anything else, and its order is total, so the pool's order does not matter).
+        signalled, alloc, in_p = self.signalled, e.alloc, e.pnode_set[p]
+        pool = [v for v in self.victims if v not in signalled and not in_p.isdisjoint(alloc[v])]
+        if not pool:
             return
-        pool = np.fromiter((v for v in running if v not in self.signalled), dtype=np.int64)
-        if not len(pool):
-            return
-        starts = [e.start_t[v] for v in pool.tolist()]
-        widths = [e.nn[v] for v in pool.tolist()]
-        cands_arr, wake = self.policy.candidates(j, pool, starts, widths, now)
+        starts = [e.start_t[v] for v in pool]
+        widths = [e.nn[v] for v in pool]
+        cands_arr, wake = self.policy.candidates(j, np.array(pool, dtype=np.int64), starts, widths, now)
         if wake < float("inf"):                 # look again when the first one stops being exempt
             self._wake(int(wake))
         if not len(cands_arr):
             return
         cands = cands_arr.tolist()
         shape = (e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p))
-        lent: list[int] = []
-        chosen = None
+        lend = self._lend
+        lent = 0                                # cands[:lent] are counted as free
+
+        def lend_prefix(k: int) -> list[int] | None:
+            nonlocal lent
+            for v in cands[lent:k]:
+                lend(v, +1)
+            for v in cands[k:lent]:
+                lend(v, -1)
+            lent = k
+            return nd.select(members, *shape)
+
+        for v in self.signalled:                # already on their way out: count them as free
+            lend(v, +1)
         try:
-            for v in self.signalled:            # already on their way out: count them as free
-                self._lend(v, +1)
-                lent.append(v)
             if nd.select(members, *shape) is not None:
                 return                          # the job waits for those already signalled
-            walked: list[int] = []
-            for v in cands:
-                self._lend(v, +1)
-                lent.append(v)
-                walked.append(v)
-                chosen = nd.select(members, *shape)
-                if chosen is not None:
-                    break
+            # The shortest prefix of `cands` that makes the job fit, as walking them one by one
+            # would find it: lending more only frees more, so fitting is monotone in the prefix
+            # length and a bisection finds it (all of them first: usually even that is not enough).
+            lo, hi = 0, len(cands)              # prefix lo does not fit, prefix hi does
+            chosen = lend_prefix(hi)
+            if chosen is None:
+                return
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                sel = lend_prefix(mid)
+                if sel is None:
+                    lo = mid
+                else:
+                    hi, chosen = mid, sel
         finally:
-            for v in lent:
-                self._lend(v, -1)
-        if chosen is None:
-            return
+            for v in self.signalled:
+                lend(v, -1)
+            for v in cands[:lent]:
+                lend(v, -1)
         nodes = set(chosen)
-        for v in walked:
+        for v in cands[:hi]:
             if nodes.intersection(e.alloc[v]):
                 self._signal(v, now)
 
@@ -365,6 +381,12 @@ class EnginePreemption:
         self.policy.place(j, self.e.ran_part[j])
         self.end_seq[j] = end_seq
         self.over_seq[j] = over_seq
+        if self.policy.mode[j] != OFF:
+            self.victims.add(j)
+
+    def ended(self, j: int) -> None:
+        """Job j's run is over (it ended, or was cancelled or requeued)."""
+        self.victims.discard(j)
 
     def release(self, v: int, now: int) -> None:
         """Grace time over: cancel or requeue job v, counting its work since the last checkpoint as lost."""
