@@ -49,7 +49,7 @@ class Backfill:
         self.caches: dict[tuple, _ShapeCache] = {}
         self.rel: list[list[tuple[int, int, int, int]] | None] = [None] * len(engine.nodes.names)
         self.top_reservation: dict[int, int] = {}   # job -> earliest start planned while it was first
-        self.memo: dict[int, dict[tuple[int, int], int]] = {}   # node -> {(from, length): clear time}
+        self.summary: dict[int, tuple[int, int, int]] = {}   # node -> (first start, last end, longest gap)
         self.saved: tuple | None = None        # the plan the last pass left (see run)
         self.resumable = False
         self.new_entries: list[tuple] = []
@@ -142,44 +142,63 @@ class Backfill:
             t = e
         return t
 
+    @staticmethod
+    def _summarise(lst: list[tuple[int, int]]) -> tuple[int, int, int]:
+        """(first start, last end, longest gap between reservations) of a node's reservations:
+        a limit longer than every gap can only start before the first or after the last, so
+        most clear-time questions need no walk (same answers as _clear)."""
+        last = lst[0][1]
+        longest = -1
+        for s, e in lst[1:]:
+            if s >= last and s - last > longest:
+                longest = s - last
+            if e > last:
+                last = e
+        return lst[0][0], last, longest
+
     def _earliest(self, j: int, p: int, now: int, horizon: int, res) -> tuple[int, list[int]]:
         """(earliest start, candidate nodes at that start) of job j in partition p."""
         e = self.e
         n, c, m, g, gt, ex = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p)
         L = e.time_limit(j, p)
         order = self._order(p, c, m, g, gt, ex)
-        clear = self._clear
-        if n == 1:
-            memo = self.memo
-            best_t, best = NEVER, -1
-            for raw, i in order:
-                a = raw if raw > now else (now if raw < 0 else now + 1)
-                if a >= best_t or a >= horizon:
-                    break
-                if i in res:
-                    cached = memo.get(i)
-                    if cached is None:
-                        cached = memo[i] = {}
-                    t = cached.get((a, L))
-                    if t is None:
-                        t = cached[(a, L)] = clear(res, i, a, L)
-                else:
-                    t = a
-                if t < best_t:
-                    best_t, best = t, i
-                    if t == now:
-                        break
-            return best_t, ([best] if best >= 0 else [])
-        # Multi-node: sweep over the windows in which each node could start the job (from its time
-        # on, between reservations); the first time n windows overlap is the earliest start.
-        events: list[tuple[int, int]] = []
+        if n > 1:
+            return self._earliest_multi(order, n, L, now, horizon, res)
+        summary, clear = self.summary, self._clear
+        best_t, best = NEVER, -1
         for raw, i in order:
             a = raw if raw > now else (now if raw < 0 else now + 1)
-            if a >= horizon:
+            if a >= best_t or a >= horizon:
+                break
+            sm = summary.get(i)
+            if sm is None or a + L <= sm[0] or a >= sm[1]:
+                t = a
+            elif L > sm[2]:
+                t = sm[1]
+            else:
+                t = clear(res, i, a, L)
+            if t < best_t:
+                best_t, best = t, i
+                if t == now:
+                    break
+        return best_t, ([best] if best >= 0 else [])
+
+    def _earliest_multi(self, order: list[tuple[int, int]], n: int, L: int, now: int, horizon: int,
+                        res: dict[int, list[tuple[int, int]]]) -> tuple[int, list[int]]:
+        """Sweep over the windows in which each node could start the job (from its time on,
+        between reservations); the first time n windows overlap is the earliest start. Once n
+        nodes are free for good from their own time (the last at U), the answer is at most U and
+        nodes later in the order (a >= U) cannot make it earlier."""
+        clear = self._clear
+        events: list[tuple[int, int]] = []
+        open_from, stop = 0, horizon
+        for raw, i in order:
+            a = raw if raw > now else (now if raw < 0 else now + 1)
+            if a >= stop:
                 break
             lst = res.get(i)
+            t = a
             if lst:
-                t = a
                 for s, en in lst:
                     if en <= t:
                         continue
@@ -187,8 +206,11 @@ class Backfill:
                         events.append((t, 1))
                         events.append((s - L + 1, -1))
                     t = en
-                a = t
-            events.append((a, 1))
+            events.append((t, 1))
+            if t == a:
+                open_from += 1
+                if open_from == n:
+                    stop = a
         if len(events) < n:
             return NEVER, []
         events.sort()
@@ -224,7 +246,7 @@ class Backfill:
             entries = sorted(new)
         else:
             res, tested, per_user, seen, first = {}, 0, {}, set(), True
-            self.memo = {}
+            self.summary = {}
             entries = e.queue
         users = e.jobs["user"]
         max_user = sp.bf_max_job_user
@@ -266,8 +288,9 @@ class Backfill:
                 if len(best_nodes) > e.nn[j]:
                     best_nodes = sorted(best_nodes, key=lambda i: (self.nodes.weight[i], i))[: e.nn[j]]
                 for i in best_nodes:
-                    bisect.insort(res.setdefault(i, []), (best_t, end))
-                    self.memo.pop(i, None)
+                    lst = res.setdefault(i, [])
+                    bisect.insort(lst, (best_t, end))
+                    self.summary[i] = self._summarise(lst)
                 if first:
                     prev = self.top_reservation.get(j)
                     self.top_reservation[j] = best_t if prev is None else min(prev, best_t)
