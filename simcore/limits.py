@@ -257,11 +257,10 @@ class Limits:
         self._expiry: list[tuple[float, int, float]] = []
         self.over_limit: list[str | None] = self._never_runnable()
         self.active = any(self._checks) or any(r is not None for r in self.over_limit)
-        self._keys: list[int] = []
+        self.keys: list[int] = []                  # see key()
+        self._tests: dict[int, list[tuple]] = {}    # key -> the job's checks, see _job_tests
         if self.active:
-            rows = np.ascontiguousarray(np.column_stack([self.combo, self.time_limit, req]), dtype=np.float64)
-            self._keys = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
-                                   return_inverse=True)[1].tolist()
+            self.keys = self._job_keys()
 
     # ----- construction -----
     def _holder(self, key: tuple) -> int:
@@ -419,6 +418,26 @@ class Limits:
                 out[j] = r
         return out
 
+    def _job_keys(self) -> list[int]:
+        """Per job: a number equal for jobs whose limit answers are equal, i.e. equal in combination,
+        over-limit reason, and the TRES and time limit (only if a run-minute limit applies) read by
+        the combination's checks: fewer keys, so one answer serves more held jobs."""
+        n_combo, T = len(self._checks), len(self.tres_names)
+        reads = np.zeros((n_combo, T))
+        timed = np.zeros(n_combo)
+        for c, checks in enumerate(self._checks):
+            for kind, _, k, _, _ in checks:
+                if kind != _JOBS_CHECK:
+                    reads[c, k] = 1.0
+                if kind == _RUN_CHECK:
+                    timed[c] = 1.0
+        codes = {r: i for i, r in enumerate(dict.fromkeys(self.over_limit))}
+        over = np.array([codes[r] for r in self.over_limit], dtype=np.float64)
+        rows = np.ascontiguousarray(np.column_stack(
+            [self.combo, over, self.time_limit * timed[self.combo], self.req * reads[self.combo]]), dtype=np.float64)
+        return np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                         return_inverse=True)[1].tolist()
+
     # ----- time -----
     def _sync(self, now: float) -> None:
         """Apply the PriorityCalcPeriod ticks up to `now` to GrpTRESRunMins usage.
@@ -496,26 +515,39 @@ class Limits:
             return None
         if now >= self._next_tick:
             self._sync(now)
-        req = self._req_of(j)
-        tl = self._tl[j]
-        used, run, jobs = self.used, self.run, self.running_jobs
-        for kind, h, k, lim, reason in checks:
-            if kind == _JOBS_CHECK:
-                if jobs[h] + 1 > lim:
-                    return reason
-            elif kind == _TRES_CHECK:
-                if req[k] and used[h][k] + req[k] > lim + _EPS:
-                    return reason
-            elif req[k] and run[h][k] + req[k] * tl > lim + _EPS:
+        tests = self._tests.get(self.keys[j])
+        if tests is None:
+            tests = self._tests[self.keys[j]] = self._job_tests(j, checks)
+        for row, i, need, lim, reason in tests:
+            if row[i] + need > lim:
                 return reason
         return None
 
+    def _job_tests(self, j: int, checks: list[tuple]) -> list[tuple]:
+        """Job j's checks as (counter list, index, what the job adds, limit, reason), the same float
+        operations as the checks spelled out, shared by its key (limit-blocked jobs are asked about
+        at every pass). A TRES the job does not request cannot block it."""
+        req = self.req[j].tolist()
+        tl = self._tl[j]
+        tests = []
+        for kind, h, k, lim, reason in checks:
+            if kind == _JOBS_CHECK:
+                tests.append((self.running_jobs, h, 1, lim, reason))
+            elif not req[k]:
+                continue
+            elif kind == _TRES_CHECK:
+                tests.append((self.used[h], k, req[k], lim + _EPS, reason))
+            else:
+                tests.append((self.run[h], k, req[k] * tl, lim + _EPS, reason))
+        return tests
+
     def key(self, j: int) -> int:
-        """Jobs with equal keys (same limits, TRES and time limit) get the same answer at one moment."""
-        return self._keys[j]
+        """Jobs with equal keys (same checks, equal on every TRES and time limit those read) get the
+        same answer at one moment."""
+        return self.keys[j]
 
     def _req_of(self, j: int) -> list[float]:
-        """Job j's TRES as a list (cached: limit-blocked jobs are asked about at every pass)."""
+        """Job j's TRES as a list (cached from its start to its end)."""
         req = self._req_cache.get(j)
         if req is None:
             req = self._req_cache[j] = self.req[j].tolist()
