@@ -256,12 +256,13 @@ class Engine:
     def limit_reason(self, j: int, now: int) -> str | None:
         """limits.blocking_reason, with "blocked" answers cached by limits.key until a job ends or
         a limits tick (usage only grows meanwhile, so a held job stays held)."""
-        if not self.limits.active:
+        limits = self.limits
+        if not limits.active:
             return None
-        key = self.limits.key(j)
+        key = limits.keys[j]
         r = self.limit_memo.get(key)
         if r is None:
-            r = self.limits.blocking_reason(j, now)
+            r = limits.blocking_reason(j, now)
             if r is not None:
                 self.limit_memo[key] = r
         return r
@@ -355,6 +356,7 @@ class Engine:
         self.used_gpus += gpus
         self.used_cpus += cpus
         self.li_dirty = True
+        self.n_starts += 1
         self.state[j] = RUNNING
         self.n_pending -= 1
         for q in self.admitted[j]:
@@ -445,11 +447,15 @@ class Engine:
         blocked_nodes: set[int] = set()
         tainted: set[int] = set()
         state, memo, epoch, nodes = self.state, self.fail_memo, self.epoch, self.nodes
+        reason, dep_wait, set_reason = self.reason, self.dep_wait, self._set_reason
+        # limit_reason inlined (most queue entries are limit-blocked jobs answered by the memo)
+        lkeys = self.limits.keys if self.limits.active else None
+        lmemo, blocking = self.limit_memo, self.limits.blocking_reason
         live = sum(1 for c in self.part_pending if c)
         static = bool(self.static_reason)
         for entry in self.queue:
             j, p = entry[3], entry[5]
-            if state[j] != PENDING or ((self.dep_wait[j] or static) and not self._runnable(j, p, now)):
+            if state[j] != PENDING or ((dep_wait[j] or static) and not self._runnable(j, p, now)):
                 continue
             examined += 1
             if examined > depth:
@@ -458,13 +464,19 @@ class Engine:
                 if len(blocked_parts) >= live:   # every partition with pending jobs is blocked:
                     examined = 0                 # nothing later can start (reasons: docs/simulator.md)
                     break
-                if self.reason[j] in ("None", "Resources"):
-                    self._set_reason(j, "Priority", now)
+                if reason[j] in ("None", "Resources"):
+                    set_reason(j, "Priority", now)
                 continue
-            lr = self.limit_reason(j, now)
-            if lr is not None:
-                self._set_reason(j, lr, now)
-                continue
+            if lkeys is not None:
+                lr = lmemo.get(lkeys[j])
+                if lr is None:
+                    lr = blocking(j, now)
+                    if lr is not None:
+                        lmemo[lkeys[j]] = lr
+                if lr is not None:
+                    if reason[j] != lr:
+                        set_reason(j, lr, now)
+                    continue
             chosen = None
             if p in tainted:
                 cands = [i for i in self.pnodes[p] if i not in blocked_nodes]
@@ -503,6 +515,8 @@ class Engine:
         self.limit_blocked: set[int] = set()
         self.li_groups: dict[tuple, set[int]] = {}
         self.li_dirty = True
+        self.li_fits: dict[tuple, tuple[bool, int, int]] = {}
+        self.n_starts = 0
         self.heap: list[tuple[int, int, int, int]] = []
         self.seq = 0
         self.epoch = 0
@@ -626,16 +640,20 @@ class Engine:
         free = self.nodes.total_gpus - self.used_gpus
         want = 0
         if free:
-            seen: dict[tuple, bool] = {}
+            # A shape that fitted still fits if nothing started since; one that did not fit
+            # still does not if nothing ended since (the epoch counts ends).
+            memo, starts, ends = self.li_fits, self.n_starts, self.epoch
             for key, group in self.li_groups.items():
                 if self.limit_reason(next(iter(group)), now) is None:
                     continue
                 shape = key[1:]
-                fits = seen.get(shape)
-                if fits is None:
+                known = memo.get(shape)
+                if known is not None and (known[1] == starts if known[0] else known[2] == ends):
+                    fits = known[0]
+                else:
                     p, n, c, m, g, gt, x = shape
-                    fits = seen[shape] = self.nodes.select(self.pnodes[p], n, c, m, g, gt,
-                                                           x or self.pexcl[p]) is not None
+                    fits = self.nodes.select(self.pnodes[p], n, c, m, g, gt, x or self.pexcl[p]) is not None
+                    memo[shape] = (fits, starts, ends)
                 if fits:
                     want += key[5] * key[2] * len(group)
                     if want >= free:
