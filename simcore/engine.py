@@ -45,6 +45,7 @@ EV_END, EV_OVERRUN = 0, 1
 NEVER = 1 << 62                 # "no such time"
 UNLIMITED_TIME = 365 * 86400    # planning horizon for a job whose limit is UNLIMITED
 TIMEOUT_CHECK = 30              # slurmctld enforces time limits in a 30 s periodic check
+MAX_FIT_SHAPES = 256           # request shapes whose fitting nodes _fitting keeps
 LIMIT_REASON_PREFIXES = ("QOS", "Assoc", "Max")   # QOS*, Assoc*, Max*PerAccount (simcore.limits)
 
 
@@ -277,28 +278,11 @@ class Engine:
             self.reason[j] = r
             self.reason_t[j] = now
             if r.startswith(LIMIT_REASON_PREFIXES):
-                if j not in self.limit_blocked:
-                    self.limit_blocked.add(j)
-                    self._li_group(j, True)
-            elif j in self.limit_blocked:
+                self.limit_blocked.add(j)
+                self.li_dirty = True
+            elif old.startswith(LIMIT_REASON_PREFIXES):
                 self.limit_blocked.discard(j)
-                self._li_group(j, False)
-
-    def _li_group(self, j: int, join: bool) -> None:
-        """Job j (pending) joins or leaves the limit-blocked jobs that ask for GPUs, grouped by
-        (limits key, request shape): jobs of one group get the same limit and fit answers."""
-        self.li_dirty = True
-        if not self.gpn[j]:
-            return
-        key = (self.limits.key(j) if self.limits.active else -1, self.jparts[j][0], self.nn[j], self.cpn[j],
-               self.mpn[j], self.gpn[j], self.gt[j], self.jexcl[j])
-        if join:
-            self.li_groups.setdefault(key, set()).add(j)
-        else:
-            group = self.li_groups[key]
-            group.discard(j)
-            if not group:
-                del self.li_groups[key]
+                self.li_dirty = True
 
     # ------------------------------------------------------------ events
 
@@ -356,7 +340,8 @@ class Engine:
         self.used_gpus += gpus
         self.used_cpus += cpus
         self.li_dirty = True
-        self.n_starts += 1
+        for fit in self.li_fits.values():
+            fit[1].update(chosen)
         self.state[j] = RUNNING
         self.n_pending -= 1
         for q in self.admitted[j]:
@@ -399,6 +384,8 @@ class Engine:
         self.used_gpus -= self.alloc_gpus[j]
         self.used_cpus -= self.alloc_cpus[j]
         self.li_dirty = True
+        for fit in self.li_fits.values():
+            fit[1].update(chosen)
         self.state[j] = DONE
         if now > self.start_t[j] + self.limit_used[j]:
             self.overrunning -= 1
@@ -513,10 +500,8 @@ class Engine:
         self.fail_memo: dict[tuple[int, int], int] = {}
         self.limit_memo: dict[tuple, str] = {}
         self.limit_blocked: set[int] = set()
-        self.li_groups: dict[tuple, set[int]] = {}
         self.li_dirty = True
-        self.li_fits: dict[tuple, tuple[bool, int, int]] = {}
-        self.n_starts = 0
+        self.li_fits: dict[tuple, tuple[set[int], set[int]]] = {}
         self.heap: list[tuple[int, int, int, int]] = []
         self.seq = 0
         self.epoch = 0
@@ -628,8 +613,10 @@ class Engine:
 
     def _limit_idle(self, now: int, win0: int, win1: int) -> None:
         """Integrate GPUs left idle while a job that would fit them pends only because of a limit.
+
         The rate is recomputed only after a start, an end, a limits tick or a change of the
-        limit-blocked set (nothing else changes free GPUs or limit answers), once per group."""
+        limit-blocked set: nothing else changes free GPUs or limit answers, and a skipped walk
+        would only have repeated the limit look-ups (memo hits) of the last one."""
         lo, hi = max(self.li_since, win0), min(now, win1)
         if hi > lo:
             self.li_gpu_s += self.li_rate * (hi - lo)
@@ -640,25 +627,45 @@ class Engine:
         free = self.nodes.total_gpus - self.used_gpus
         want = 0
         if free:
-            # A shape that fitted still fits if nothing started since; one that did not fit
-            # still does not if nothing ended since (the epoch counts ends).
-            memo, starts, ends = self.li_fits, self.n_starts, self.epoch
-            for key, group in self.li_groups.items():
-                if self.limit_reason(next(iter(group)), now) is None:
+            state, gpn, nn, jparts, limit_reason = self.state, self.gpn, self.nn, self.jparts, self.limit_reason
+            seen: dict[tuple, bool] = {}
+            for j in self.limit_blocked:
+                if state[j] != PENDING or not gpn[j] or limit_reason(j, now) is None:
                     continue
-                shape = key[1:]
-                known = memo.get(shape)
-                if known is not None and (known[1] == starts if known[0] else known[2] == ends):
-                    fits = known[0]
-                else:
-                    p, n, c, m, g, gt, x = shape
-                    fits = self.nodes.select(self.pnodes[p], n, c, m, g, gt, x or self.pexcl[p]) is not None
-                    memo[shape] = (fits, starts, ends)
+                shape = (jparts[j][0], self.cpn[j], self.mpn[j], gpn[j], self.gt[j], self.jexcl[j])
+                fits = seen.get(shape)
+                if fits is None:
+                    fits = seen[shape] = len(self._fitting(shape)) >= nn[j]
                 if fits:
-                    want += key[5] * key[2] * len(group)
+                    want += gpn[j] * nn[j]
                     if want >= free:
                         break
         self.li_rate = min(free, want)
+
+    def _fitting(self, shape: tuple) -> set[int]:
+        """The nodes of a partition that could take a per-node shape now (nodes.select picks n of
+        them, or none if fewer than n), kept up to date from the nodes that starts and ends touched."""
+        p, c, m, g, gt, x = shape
+        x = x or self.pexcl[p]
+        fits = self.nodes.fits
+        known = self.li_fits.get(shape)
+        if known is None:
+            if len(self.li_fits) >= MAX_FIT_SHAPES:
+                self.li_fits.clear()
+            known = self.li_fits[shape] = ({i for i in self.pnodes[p] if fits(i, c, m, g, gt, x)}, set())
+        else:
+            fitting, changed = known
+            if changed:
+                members = self.pnode_set[p]
+                for i in changed:
+                    if i not in members:
+                        continue
+                    if fits(i, c, m, g, gt, x):
+                        fitting.add(i)
+                    else:
+                        fitting.discard(i)
+                changed.clear()
+        return known[0]
 
     @property
     def window(self) -> tuple[int, int]:

@@ -107,6 +107,7 @@ POLICY_REASONS = frozenset(r for d in _TRES_REASONS.values() for r in d.values()
 _TRES_CHECK, _RUN_CHECK, _JOBS_CHECK = 0, 1, 2
 UNLIMITED_TIME = 365 * 86400   # the engine's planning horizon for an UNLIMITED time limit
 _EPS = 1e-6
+MAX_CACHED_TESTS = 1 << 16     # keys whose checks are kept pre-baked (bounds memory at 1M jobs)
 
 
 def tres_reason(kind: str, limit: str, tres: str) -> str:
@@ -260,7 +261,9 @@ class Limits:
         self.keys: list[int] = []                  # see key()
         self._tests: dict[int, list[tuple]] = {}    # key -> the job's checks, see _job_tests
         if self.active:
-            self.keys = self._job_keys()
+            rows = np.ascontiguousarray(np.column_stack([self.combo, self.time_limit, req]), dtype=np.float64)
+            self.keys = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                                  return_inverse=True)[1].tolist()
 
     # ----- construction -----
     def _holder(self, key: tuple) -> int:
@@ -418,26 +421,6 @@ class Limits:
                 out[j] = r
         return out
 
-    def _job_keys(self) -> list[int]:
-        """Per job: a number equal for jobs whose limit answers are equal, i.e. equal in combination,
-        over-limit reason, and the TRES and time limit (only if a run-minute limit applies) read by
-        the combination's checks: fewer keys, so one answer serves more held jobs."""
-        n_combo, T = len(self._checks), len(self.tres_names)
-        reads = np.zeros((n_combo, T))
-        timed = np.zeros(n_combo)
-        for c, checks in enumerate(self._checks):
-            for kind, _, k, _, _ in checks:
-                if kind != _JOBS_CHECK:
-                    reads[c, k] = 1.0
-                if kind == _RUN_CHECK:
-                    timed[c] = 1.0
-        codes = {r: i for i, r in enumerate(dict.fromkeys(self.over_limit))}
-        over = np.array([codes[r] for r in self.over_limit], dtype=np.float64)
-        rows = np.ascontiguousarray(np.column_stack(
-            [self.combo, over, self.time_limit * timed[self.combo], self.req * reads[self.combo]]), dtype=np.float64)
-        return np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
-                         return_inverse=True)[1].tolist()
-
     # ----- time -----
     def _sync(self, now: float) -> None:
         """Apply the PriorityCalcPeriod ticks up to `now` to GrpTRESRunMins usage.
@@ -517,6 +500,8 @@ class Limits:
             self._sync(now)
         tests = self._tests.get(self.keys[j])
         if tests is None:
+            if len(self._tests) >= MAX_CACHED_TESTS:
+                self._tests.clear()
             tests = self._tests[self.keys[j]] = self._job_tests(j, checks)
         for row, i, need, lim, reason in tests:
             if row[i] + need > lim:
@@ -542,8 +527,7 @@ class Limits:
         return tests
 
     def key(self, j: int) -> int:
-        """Jobs with equal keys (same checks, equal on every TRES and time limit those read) get the
-        same answer at one moment."""
+        """Jobs with equal keys (same limits, TRES and time limit) get the same answer at one moment."""
         return self.keys[j]
 
     def _req_of(self, j: int) -> list[float]:
