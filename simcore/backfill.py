@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 NEVER = 1 << 62
 MAX_SHAPE_CACHES = 256
+EMPTY: set[int] = set()
 
 
 class _ShapeCache:
@@ -159,9 +160,10 @@ class Backfill:
     def _earliest(self, j: int, p: int, now: int, horizon: int, res) -> tuple[int, list[int]]:
         """(earliest start, candidate nodes at that start) of job j in partition p."""
         e = self.e
-        n, c, m, g, gt, ex = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p)
+        n, c, m, g, gt, ex = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.jexcl[j] or e.pexcl[p]
         L = e.time_limit(j, p)
-        order = self._order(p, c, m, g, gt, ex)
+        cache = self.caches.get((p, c, m, g, gt, ex))
+        order = cache.order if cache is not None and cache.dirty == EMPTY else self._order(p, c, m, g, gt, ex)
         if n > 1:
             return self._earliest_multi(order, n, L, now, horizon, res)
         summary, clear = self.summary, self._clear
@@ -250,21 +252,24 @@ class Backfill:
             entries = e.queue
         users = e.jobs["user"]
         max_user = sp.bf_max_job_user
-        state = e.state
+        max_test = sp.bf_max_job_test
+        state, dep_wait, admitted, static = e.state, e.dep_wait, e.admitted, e.static_reason
+        limited = e.limits.active
+        earliest = self._earliest
         last_key: tuple = entries[-1] if entries else (saved[5] if saved is not None else ())
         for entry in entries:
             j = entry[3]
             if state[j] != 1 or j in seen:        # 1 = PENDING
                 continue
             seen.add(j)
-            if e.dep_wait[j]:
+            if dep_wait[j]:
                 continue
-            parts = [p for p in e.admitted[j] if (j, p) not in e.static_reason]
+            parts = [p for p in admitted[j] if (j, p) not in static] if static else admitted[j]
             if not parts:
                 continue
-            if e.limit_reason(j, now) is not None:
+            if limited and e.limit_reason(j, now) is not None:
                 continue
-            if tested >= sp.bf_max_job_test:
+            if tested >= max_test:
                 last_key = entry
                 break
             if max_user:
@@ -273,11 +278,15 @@ class Backfill:
                     continue
                 per_user[u] = per_user.get(u, 0) + 1
             tested += 1
-            best_t, best_p, best_nodes = NEVER, -1, []
-            for p in parts:
-                t, sel = self._earliest(j, p, now, horizon, res)
-                if t < best_t:
-                    best_t, best_p, best_nodes = t, p, sel
+            if len(parts) == 1:
+                best_p = parts[0]
+                best_t, best_nodes = earliest(j, best_p, now, horizon, res)
+            else:
+                best_t, best_p, best_nodes = NEVER, -1, []
+                for p in parts:
+                    t, sel = earliest(j, p, now, horizon, res)
+                    if t < best_t:
+                        best_t, best_p, best_nodes = t, p, sel
             if best_t == now:
                 chosen = self._choose_now(j, best_p, now, res)
                 e._start(j, best_p, chosen, now, "backfill")
