@@ -237,6 +237,8 @@ class EnginePreemption:
         self.saved = [0] * len(J)               # progress kept by checkpoints (s)
         self.signalled: dict[int, int] = {}     # job -> release time
         self.victims: set[int] = set()          # running jobs with a PreemptMode (not OFF)
+        self.changes = 0                        # starts, ends and signals so far (see attempt)
+        self.futile: dict[int, tuple[int, int, float]] = {}   # partition -> (job, changes, wake)
         self.stale: set[int] = set()            # heap seqs of end/overrun events of preempted runs
         self.wakeups: set[int] = set()          # times already pushed by _wake
         self.segments: list[tuple[int, int, int, int]] = []   # preempted runs: start, end, GPUs, CPUs
@@ -262,12 +264,26 @@ class EnginePreemption:
 
     # ----- choosing -----
     def attempt(self, j: int, p: int, now: int) -> None:
-        """Job j found no resources in partition p: signal the preemptees that would make room."""
+        """Job j found no resources in partition p: signal the preemptees that would make room.
+
+        An attempt that signalled nobody is not repeated for the same job in the same partition
+        until a start, an end or a signal (all it depends on), or until the exempt candidate it saw
+        first stops being exempt: passes with nothing new ask the same question again and again."""
         if not self.could_preempt[j]:
             return
         self.policy.place(j, p)
         if not self.victims:
             return
+        last = self.futile.get(p)
+        if last is not None and last[0] == j and last[1] == self.changes and now < last[2]:
+            return
+        before = self.changes
+        wake = self._attempt(j, p, now)
+        if self.changes == before:
+            self.futile[p] = (j, before, wake)
+
+    def _attempt(self, j: int, p: int, now: int) -> float:
+        """`attempt` proper; returns when the first exempt candidate stops being exempt (inf: none)."""
         e, nd = self.e, self.e.nodes
         members = e.pnodes[p]
         # Only running jobs with a PreemptMode can be candidates (`candidates` drops the others
@@ -275,14 +291,14 @@ class EnginePreemption:
         signalled, alloc, in_p = self.signalled, e.alloc, e.pnode_set[p]
         pool = [v for v in self.victims if v not in signalled and not in_p.isdisjoint(alloc[v])]
         if not pool:
-            return
+            return float("inf")
         starts = [e.start_t[v] for v in pool]
         widths = [e.nn[v] for v in pool]
         cands_arr, wake = self.policy.candidates(j, np.array(pool, dtype=np.int64), starts, widths, now)
         if wake < float("inf"):                 # look again when the first one stops being exempt
             self._wake(int(wake))
         if not len(cands_arr):
-            return
+            return wake
         cands = cands_arr.tolist()
         shape = (e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p))
         lend = self._lend
@@ -301,14 +317,14 @@ class EnginePreemption:
             lend(v, +1)
         try:
             if nd.select(members, *shape) is not None:
-                return                          # the job waits for those already signalled
+                return wake                     # the job waits for those already signalled
             # The shortest prefix of `cands` that makes the job fit, as walking them one by one
             # would find it: lending more only frees more, so fitting is monotone in the prefix
             # length and a bisection finds it (all of them first: usually even that is not enough).
             lo, hi = 0, len(cands)              # prefix lo does not fit, prefix hi does
             chosen = lend_prefix(hi)
             if chosen is None:
-                return
+                return wake
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 sel = lend_prefix(mid)
@@ -325,6 +341,7 @@ class EnginePreemption:
         for v in cands[:hi]:
             if nodes.intersection(e.alloc[v]):
                 self._signal(v, now)
+        return wake
 
     def _lend(self, v: int, sign: int) -> None:
         """Temporarily count running job v's resources as free (sign=+1) or give them back (-1)."""
@@ -359,6 +376,7 @@ class EnginePreemption:
         if release >= e.end_t[v]:
             return                              # it ends by itself within its grace time
         self.signalled[v] = release
+        self.changes += 1
         e.preempt_count[v] += 1
         e.seq += 1
         heapq.heappush(e.heap, (release, EV_PREEMPT, e.seq, v))
@@ -383,16 +401,19 @@ class EnginePreemption:
         self.over_seq[j] = over_seq
         if self.policy.mode[j] != OFF:
             self.victims.add(j)
+        self.changes += 1
 
     def ended(self, j: int) -> None:
         """Job j's run is over (it ended, or was cancelled or requeued)."""
         self.victims.discard(j)
+        self.changes += 1
 
     def release(self, v: int, now: int) -> None:
         """Grace time over: cancel or requeue job v, counting its work since the last checkpoint as lost."""
         from simcore.engine import PENDING, RUNNING
 
         e = self.e
+        self.changes += 1                       # `signalled` changes
         if self.signalled.pop(v, None) != now or e.state[v] != RUNNING:
             return
 
