@@ -256,16 +256,20 @@ class Engine:
 
     def limit_reason(self, j: int, now: int) -> str | None:
         """limits.blocking_reason, with "blocked" answers cached by limits.key until a job ends or
-        a limits tick (usage only grows meanwhile, so a held job stays held)."""
+        a limits tick (usage only grows meanwhile, so a held job stays held), and "not blocked"
+        ones until a job starts or the next limits tick (usage only shrinks meanwhile; the tick
+        bound keeps limits' own tick bookkeeping where it would have happened)."""
         limits = self.limits
         if not limits.active:
             return None
         key = limits.keys[j]
         r = self.limit_memo.get(key)
-        if r is None:
+        if r is None and self.limit_ok.get(key, -1) <= now:
             r = limits.blocking_reason(j, now)
             if r is not None:
                 self.limit_memo[key] = r
+            else:
+                self.limit_ok[key] = limits.next_tick
         return r
 
     def _set_reason(self, j: int, r: str, now: int) -> None:
@@ -342,6 +346,7 @@ class Engine:
         self.li_dirty = True
         for fit in self.li_fits.values():
             fit[1].update(chosen)
+        self.limit_ok.clear()
         self.state[j] = RUNNING
         self.n_pending -= 1
         for q in self.admitted[j]:
@@ -437,7 +442,7 @@ class Engine:
         reason, dep_wait, set_reason = self.reason, self.dep_wait, self._set_reason
         # limit_reason inlined (most queue entries are limit-blocked jobs answered by the memo)
         lkeys = self.limits.keys if self.limits.active else None
-        lmemo, blocking = self.limit_memo, self.limits.blocking_reason
+        lmemo, lok, blocking = self.limit_memo, self.limit_ok, self.limits.blocking_reason
         live = sum(1 for c in self.part_pending if c)
         static = bool(self.static_reason)
         for entry in self.queue:
@@ -456,10 +461,12 @@ class Engine:
                 continue
             if lkeys is not None:
                 lr = lmemo.get(lkeys[j])
-                if lr is None:
+                if lr is None and lok.get(lkeys[j], -1) <= now:
                     lr = blocking(j, now)
                     if lr is not None:
                         lmemo[lkeys[j]] = lr
+                    else:
+                        lok[lkeys[j]] = self.limits.next_tick
                 if lr is not None:
                     if reason[j] != lr:
                         set_reason(j, lr, now)
@@ -498,7 +505,8 @@ class Engine:
         self.part_pending = [0] * len(self.pname)
         self.static_reason: dict[tuple[int, int], str] = {}
         self.fail_memo: dict[tuple[int, int], int] = {}
-        self.limit_memo: dict[tuple, str] = {}
+        self.limit_memo: dict[int, str] = {}
+        self.limit_ok: dict[int, float] = {}   # key -> "not blocked" holds until this time
         self.limit_blocked: set[int] = set()
         self.li_dirty = True
         self.li_fits: dict[tuple, tuple[set[int], set[int]]] = {}

@@ -253,7 +253,7 @@ class Limits:
         self._all_run_holders = sorted({h for hs in self._run_holders for h in hs})
         self._requeued: set[int] = set()
         self._last_tick = 0.0
-        self._next_tick = self.period
+        self.next_tick = self.period          # usage is exact until this PriorityCalcPeriod tick
         self._running_tracked: dict[int, float] = {}   # job -> start of the run being tracked
         self._expiry: list[tuple[float, int, float]] = []
         self.over_limit: list[str | None] = self._never_runnable()
@@ -429,7 +429,7 @@ class Limits:
         i.e. rate x (T - last tick) minus what `comp` recorded for jobs started since; a job whose
         time limit ended before T only by TRES x (its limit end - ...): the rest is given back."""
         tick = math.floor(now / self.period) * self.period
-        self._next_tick = tick + self.period
+        self.next_tick = tick + self.period
         if tick <= self._last_tick:
             return
         if self._running_tracked:
@@ -496,7 +496,7 @@ class Limits:
         checks = self._checks[self._combo[j]]
         if not checks:
             return None
-        if now >= self._next_tick:
+        if now >= self.next_tick:
             self._sync(now)
         tests = self._tests.get(self.keys[j])
         if tests is None:
