@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simcore.errors import ConfigError, WorkloadError
+from simcore.workload import swf
 from simcore.workload.swf import parse_swf, read_swf
 
 DATA = Path(__file__).parent / "data" / "workloads"
@@ -124,3 +125,75 @@ def test_every_line_is_a_job_or_counted(tmp_path_factory, rows, fallback):
     assert (np.diff(c["submit"]) >= 0).all()
     unknown = c["time_limit"] == 0
     assert fallback == "default" or not unknown.any()
+
+
+# Plain decimals (tabs, padding, fractions, -0, -1.0) that the bulk reader takes, and lines it
+# leaves to float(): an exponent, a '+' sign, comments and a blank line.
+MIXED = """\
+; Version: 2.2
+; UnixStartTime: 1700000000
+
+1 0 -1 3600.5 8 12.25 -1 8 7200 2048.1 1 3 7 -1 1 -1 -1 -1
+2\t60\t-1\t59.001\t2\t-1\t-1\t2\t-1\t-1\t0\t-1\t7\t-1\t2\t-1\t1\t30
+   3 90 -1 .5 1 -1 -1 1 5. -1 1 4 -1 -1 1 -1 -1 -1   
+; a comment between jobs 1 2 3
+4 120 -1 1e3 4 -1 -1 4 -1 -1 1 -1 -1 -1 1 -1 -1 -1
+5 150 -0 100 4 -1.0 -1 4 900 -1 3 5 -1 -1 1 -1 -1 -1
+6 150 -1 100 4 -1 -1 4 900 -1 1 +5 -1 -1 1 -1 -1 -1
+"""
+
+
+def _read_nothing(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Stands in for the bulk reader so every line takes the per-line path (the reference)."""
+    return np.zeros((len(lines), swf.N_FIELDS), dtype=np.int64), np.zeros(len(lines), dtype=bool)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"procs_as": "cpus", "preceding_as_dependency": True, "synthetic_users": 3},
+])
+def test_bulk_and_per_line_paths_give_identical_columns(tmp_path, monkeypatch, options):
+    path = tmp_path / "mixed.swf"
+    path.write_text(MIXED)
+    _, read = swf._read_plain(MIXED.splitlines())
+    assert list(read) == [False, False, False, True, True, True, False, False, True, False]
+    bulk = read_swf(path, options)
+    monkeypatch.setattr(swf, "_read_plain", _read_nothing)
+    per_line = read_swf(path, options)
+    assert bulk.columns.keys() == per_line.columns.keys()
+    for name, column in bulk.columns.items():
+        assert column.dtype == per_line[name].dtype and np.array_equal(column, per_line[name]), name
+    assert bulk.time_origin == per_line.time_origin == 1700000000
+    assert list(bulk["runtime"]) == [3601, 60, 1, 1000, 100]  # fractions round up; job 5 is partial
+
+
+GOOD = "7 0 -1 60 1 -1 -1 1 -1 -1 1 -1 -1 -1 1 -1 -1 -1"
+
+
+@pytest.mark.parametrize("field, token, message", [
+    (4, "x", "field 4 (run time) is 'x'; expected a number (-1 = unknown)"),
+    (4, "1h", "field 4 (run time) is '1h'; expected a number (-1 = unknown)"),
+    (3, "1.2.3", "field 3 (wait time) is '1.2.3'; expected a number (-1 = unknown)"),
+    (3, "--1", "field 3 (wait time) is '--1'; expected a number (-1 = unknown)"),
+    (3, "-", "field 3 (wait time) is '-'; expected a number (-1 = unknown)"),
+    (4, "-5", "field 4 (run time) is -5; expected >= 0 or -1 (unknown)"),
+    (6, "-0.5", "field 6 (average CPU time) is -0.5; expected >= 0 or -1 (unknown)"),
+    (6, "nan", "field 6 (average CPU time) is nan; expected >= 0 or -1 (unknown)"),
+    (7, "2000000000000000", "field 7 (used memory) is 2000000000000000; at most 1e+15 is accepted"),
+    (7, "1000000000000000.5", "field 7 (used memory) is 1000000000000000.5; at most 1e+15 is accepted"),
+    (7, "inf", "field 7 (used memory) is inf; at most 1e+15 is accepted"),
+    (18, "1 2", "found 19 fields; SWF job lines have 18 whitespace-separated numbers"),
+    (18, "", "found 17 fields; SWF job lines have 18 whitespace-separated numbers"),
+])
+def test_bad_token_in_line_n_reports_the_same_error(tmp_path, monkeypatch, field, token, message):
+    fields = GOOD.split()
+    fields[field - 1] = token
+    later_bad = GOOD.replace(" 60 ", " -7 ")  # would be read in bulk, so must not be reported first
+    path = tmp_path / "bad.swf"
+    path.write_text("\n".join(["; UnixStartTime: 0", GOOD, "", " ".join(fields), later_bad, GOOD]))
+    expected = f"bad.swf:4: {message}"
+    with pytest.raises(WorkloadError) as bulk:
+        parse_swf(path)
+    monkeypatch.setattr(swf, "_read_plain", _read_nothing)
+    with pytest.raises(WorkloadError) as per_line:
+        parse_swf(path)
+    assert str(bulk.value) == str(per_line.value) == expected
