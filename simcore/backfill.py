@@ -54,6 +54,7 @@ class Backfill:
         self.saved: tuple | None = None        # the plan the last pass left (see run)
         self.resumable = False
         self.new_entries: list[tuple] = []
+        self.parts_of: list[list[int] | tuple[int, ...] | None] = [None] * engine.n   # usable partitions
 
     def node_changed(self, chosen: list[int]) -> None:
         """A job started or ended on these nodes: their release timelines and shape times change."""
@@ -254,6 +255,7 @@ class Backfill:
         max_user = sp.bf_max_job_user
         max_test = sp.bf_max_job_test
         state, dep_wait, admitted, static = e.state, e.dep_wait, e.admitted, e.static_reason
+        parts_of = self.parts_of
         limited = e.limits.active
         earliest = self._earliest
         last_key: tuple = entries[-1] if entries else (saved[5] if saved is not None else ())
@@ -264,7 +266,9 @@ class Backfill:
             seen.add(j)
             if dep_wait[j]:
                 continue
-            parts = [p for p in admitted[j] if (j, p) not in static] if static else admitted[j]
+            parts = parts_of[j]
+            if parts is None:     # static reasons are set at submit and never change
+                parts = parts_of[j] = [p for p in admitted[j] if (j, p) not in static] if static else admitted[j]
             if not parts:
                 continue
             if limited and e.limit_reason(j, now) is not None:
