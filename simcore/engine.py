@@ -104,6 +104,11 @@ class Engine:
         self.account = J["account"].tolist()
         self.prio = [0] * n
         self.jparts = self._job_partitions()
+        # Request shape per job (first partition, per-node CPUs/MB/GPUs, type, exclusive, nodes).
+        ids: dict[tuple, int] = {}
+        self.shape_of = [ids.setdefault(k, len(ids)) for k in zip(
+            [parts[0] for parts in self.jparts], self.cpn, self.mpn, self.gpn, self.gt, self.jexcl, self.nn)]
+        self.shapes = list(ids)
         self._prepare_dependencies()
         self.state = [FUTURE] * n
         self.start_t = [-1] * n
@@ -442,7 +447,8 @@ class Engine:
         reason, dep_wait, set_reason = self.reason, self.dep_wait, self._set_reason
         # limit_reason inlined (most queue entries are limit-blocked jobs answered by the memo)
         lkeys = self.limits.keys if self.limits.active else None
-        lmemo, lok, blocking = self.limit_memo, self.limit_ok, self.limits.blocking_reason
+        limits = self.limits
+        lmemo, lok, ltests, blocking = self.limit_memo, self.limit_ok, limits.tests, limits.blocking_reason
         live = sum(1 for c in self.part_pending if c)
         static = bool(self.static_reason)
         for entry in self.queue:
@@ -460,13 +466,23 @@ class Engine:
                     set_reason(j, "Priority", now)
                 continue
             if lkeys is not None:
-                lr = lmemo.get(lkeys[j])
-                if lr is None and lok.get(lkeys[j], -1) <= now:
-                    lr = blocking(j, now)
-                    if lr is not None:
-                        lmemo[lkeys[j]] = lr
+                k = lkeys[j]
+                lr = lmemo.get(k)
+                if lr is None and lok.get(k, -1) <= now:
+                    # blocking_reason itself when its checks for this key are at hand and no
+                    # limits tick is due (then it would do nothing else)
+                    tests = ltests.get(k) if now < limits.next_tick else None
+                    if tests is None:
+                        lr = blocking(j, now)
                     else:
-                        lok[lkeys[j]] = self.limits.next_tick
+                        for row, i, need, lim, why in tests:
+                            if row[i] + need > lim:
+                                lr = why
+                                break
+                    if lr is not None:
+                        lmemo[k] = lr
+                    else:
+                        lok[k] = limits.next_tick
                 if lr is not None:
                     if reason[j] != lr:
                         set_reason(j, lr, now)
@@ -634,16 +650,20 @@ class Engine:
         self.li_dirty = False
         free = self.nodes.total_gpus - self.used_gpus
         want = 0
-        if free:
-            state, gpn, nn, jparts, limit_reason = self.state, self.gpn, self.nn, self.jparts, self.limit_reason
-            seen: dict[tuple, bool] = {}
+        if free and self.limits.active:         # else no job is held by a limit
+            state, gpn, nn, limit_reason = self.state, self.gpn, self.nn, self.limit_reason
+            lkeys, lmemo, shape_of, shapes = self.limits.keys, self.limit_memo, self.shape_of, self.shapes
+            seen: dict[int, bool] = {}
             for j in self.limit_blocked:
-                if state[j] != PENDING or not gpn[j] or limit_reason(j, now) is None:
+                if state[j] != PENDING or not gpn[j]:
                     continue
-                shape = (jparts[j][0], self.cpn[j], self.mpn[j], gpn[j], self.gt[j], self.jexcl[j])
-                fits = seen.get(shape)
+                if lmemo.get(lkeys[j]) is None and limit_reason(j, now) is None:
+                    continue
+                s = shape_of[j]
+                fits = seen.get(s)
                 if fits is None:
-                    fits = seen[shape] = len(self._fitting(shape)) >= nn[j]
+                    shape = shapes[s]
+                    fits = seen[s] = len(self._fitting(shape[:6])) >= shape[6]
                 if fits:
                     want += gpn[j] * nn[j]
                     if want >= free:

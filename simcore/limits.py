@@ -259,7 +259,9 @@ class Limits:
         self.over_limit: list[str | None] = self._never_runnable()
         self.active = any(self._checks) or any(r is not None for r in self.over_limit)
         self.keys: list[int] = []                  # see key()
-        self._tests: dict[int, list[tuple]] = {}    # key -> the job's checks, see _job_tests
+        self.tests: dict[int, list[tuple]] = {}     # key -> its jobs' checks (_job_tests); only for
+        # keys whose jobs have checks and are not over a limit alone (blocking_reason evaluates
+        # these, after a due tick, and nothing else)
         if self.active:
             rows = np.ascontiguousarray(np.column_stack([self.combo, self.time_limit, req]), dtype=np.float64)
             self.keys = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
@@ -498,11 +500,11 @@ class Limits:
             return None
         if now >= self.next_tick:
             self._sync(now)
-        tests = self._tests.get(self.keys[j])
+        tests = self.tests.get(self.keys[j])
         if tests is None:
-            if len(self._tests) >= MAX_CACHED_TESTS:
-                self._tests.clear()
-            tests = self._tests[self.keys[j]] = self._job_tests(j, checks)
+            if len(self.tests) >= MAX_CACHED_TESTS:
+                self.tests.clear()
+            tests = self.tests[self.keys[j]] = self._job_tests(j, checks)
         for row, i, need, lim, reason in tests:
             if row[i] + need > lim:
                 return reason
