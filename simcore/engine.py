@@ -270,7 +270,14 @@ class Engine:
         key = limits.keys[j]
         r = self.limit_memo.get(key)
         if r is None and self.limit_ok.get(key, -1) <= now:
-            r = limits.blocking_reason(j, now)
+            tests = limits.tests.get(key) if now < limits.next_tick else None
+            if tests is None:
+                r = limits.blocking_reason(j, now)
+            else:                               # what blocking_reason would do (see main_pass)
+                for row, i, need, lim, why in tests:
+                    if row[i] + need > lim:
+                        r = why
+                        break
             if r is not None:
                 self.limit_memo[key] = r
             else:
