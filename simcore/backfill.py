@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 NEVER = 1 << 62
 MAX_SHAPE_CACHES = 256
-EMPTY: set[int] = set()
 
 
 class _ShapeCache:
@@ -33,12 +32,12 @@ class _ShapeCache:
 
     raw = -1: fits now; otherwise the planned end of the running job after which it fits."""
 
-    __slots__ = ("raw", "order", "dirty")
+    __slots__ = ("raw", "order", "synced")
 
     def __init__(self) -> None:
         self.raw: dict[int, int] = {}
         self.order: list[tuple[int, int]] = []
-        self.dirty: set[int] | None = None     # None: build from scratch
+        self.synced = -1      # Backfill.changes position this order reflects; -1: build from scratch
 
 
 class Backfill:
@@ -48,6 +47,11 @@ class Backfill:
         self.e = engine
         self.nodes = engine.nodes
         self.caches: dict[tuple, _ShapeCache] = {}
+        # Nodes started or ended on, in order (n_changes counts all ever; the list keeps the tail
+        # from changes_base on): each shape order catches up from its own position when next read.
+        self.changes: list[int] = []
+        self.changes_base = 0
+        self.n_changes = 0
         self.rel: list[list[tuple[int, int, int, int]] | None] = [None] * len(engine.nodes.names)
         self.top_reservation: dict[int, int] = {}   # job -> earliest start planned while it was first
         self.summary: dict[int, tuple[int, int, int]] = {}   # node -> (first start, last end, longest gap)
@@ -61,9 +65,12 @@ class Backfill:
         rel = self.rel
         for i in chosen:
             rel[i] = None
-        for cache in self.caches.values():
-            if cache.dirty is not None:
-                cache.dirty.update(chosen)
+        self.n_changes += len(chosen)
+        if len(self.changes) > 8 * len(rel):      # orders further behind rebuild from scratch
+            self.changes_base = self.n_changes
+            self.changes = []
+        else:
+            self.changes.extend(chosen)
 
     # ------------------------------------------------------------ per-node times
 
@@ -109,14 +116,17 @@ class Backfill:
             if len(self.caches) >= MAX_SHAPE_CACHES:
                 self.caches.clear()
             cache = self.caches[key] = _ShapeCache()
-        if cache.dirty is None:
+        n_changes = self.n_changes
+        if cache.synced == n_changes:
+            return cache.order
+        members = self.e.pnode_set[p]
+        behind = n_changes - cache.synced
+        if cache.synced < self.changes_base or behind > len(members):
             cache.raw = {i: self._raw_time(i, c, m, g, gt, ex) for i in self.e.pnodes[p]}
             cache.order = sorted((t, i) for i, t in cache.raw.items())
-            cache.dirty = set()
-        elif cache.dirty:
-            members = self.e.pnode_set[p]
+        else:
             order, raw = cache.order, cache.raw
-            for i in cache.dirty:
+            for i in set(self.changes[cache.synced - self.changes_base:]):
                 if i not in members:
                     continue
                 new = self._raw_time(i, c, m, g, gt, ex)
@@ -125,7 +135,7 @@ class Backfill:
                     del order[bisect.bisect_left(order, (old, i))]
                     bisect.insort(order, (new, i))
                     raw[i] = new
-            cache.dirty.clear()
+        cache.synced = n_changes
         return cache.order
 
     # ------------------------------------------------------------ reservations
@@ -164,7 +174,7 @@ class Backfill:
         n, c, m, g, gt, ex = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.jexcl[j] or e.pexcl[p]
         L = e.time_limit(j, p)
         cache = self.caches.get((p, c, m, g, gt, ex))
-        order = cache.order if cache is not None and cache.dirty == EMPTY else self._order(p, c, m, g, gt, ex)
+        order = cache.order if cache is not None and cache.synced == self.n_changes else self._order(p, c, m, g, gt, ex)
         if n > 1:
             return self._earliest_multi(order, n, L, now, horizon, res)
         summary, clear = self.summary, self._clear
