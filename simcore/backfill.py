@@ -325,7 +325,13 @@ class Backfill:
         """Nodes for a job starting now: the main scheduler's node choice among unreserved nodes."""
         e = self.e
         L = e.time_limit(j, p)
-        cands = [i for i in e.pnodes[p] if i not in res or self._clear(res, i, now, L) == now]
-        chosen = self.nodes.select(cands, e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p))
+        c, m, g, gt, ex = e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p)
+        order = self._order(p, c, m, g, gt, ex)
+        # Only nodes the shape fits now (raw -1, the head of its order) can be chosen; select
+        # reads them in the partition's (Weight, node) order.
+        weight = self.nodes.weight
+        fit = sorted((i for raw, i in order[:bisect.bisect_left(order, (0, -1))]), key=lambda i: (weight[i], i))
+        cands = [i for i in fit if i not in res or self._clear(res, i, now, L) == now]
+        chosen = self.nodes.select(cands, e.nn[j], c, m, g, gt, ex)
         assert chosen is not None, f"backfill planned job {j} now but no nodes fit"
         return chosen
