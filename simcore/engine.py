@@ -280,6 +280,7 @@ class Engine:
                         break
             if r is not None:
                 self.limit_memo[key] = r
+                self.li_unmemo -= self.li_keys.get(key, 0)
             else:
                 self.limit_ok[key] = limits.next_tick
         return r
@@ -294,11 +295,27 @@ class Engine:
             self.reason[j] = r
             self.reason_t[j] = now
             if r.startswith(LIMIT_REASON_PREFIXES):
-                self.limit_blocked.add(j)
+                if j not in self.limit_blocked:
+                    self.limit_blocked.add(j)
+                    self._li_count(j, +1)
                 self.li_dirty = True
             elif old.startswith(LIMIT_REASON_PREFIXES):
-                self.limit_blocked.discard(j)
+                if j in self.limit_blocked:
+                    self.limit_blocked.discard(j)
+                    self._li_count(j, -1)
                 self.li_dirty = True
+
+    def _li_count(self, j: int, d: int) -> None:
+        """Job j joins (d=+1) or leaves (-1) the limit-blocked jobs: counts per shape and per limits
+        key of those asking for GPUs, and how many of them have no memoised limit answer."""
+        if not self.gpn[j] or not self.limits.active:
+            return
+        s, k = self.shape_of[j], self.limits.keys[j]
+        self.li_count[s] = self.li_count.get(s, 0) + d
+        self.li_keys[k] = self.li_keys.get(k, 0) + d
+        self.li_total += d
+        if k not in self.limit_memo:
+            self.li_unmemo += d
 
     # ------------------------------------------------------------ events
 
@@ -412,6 +429,7 @@ class Engine:
         self.epoch += 1
         self.fail_memo.clear()
         self.limit_memo.clear()
+        self.li_unmemo = self.li_total
         self.backfill.resumable = False
         self.dirty_main = self.dirty_bf = True
         self.backfill.node_changed(chosen)
@@ -488,6 +506,7 @@ class Engine:
                                 break
                     if lr is not None:
                         lmemo[k] = lr
+                        self.li_unmemo -= self.li_keys.get(k, 0)
                     else:
                         lok[k] = limits.next_tick
                 if lr is not None:
@@ -533,6 +552,9 @@ class Engine:
         self.limit_blocked: set[int] = set()
         self.li_dirty = True
         self.li_fits: dict[tuple, tuple[set[int], set[int]]] = {}
+        self.li_count: dict[int, int] = {}     # see _li_count
+        self.li_keys: dict[int, int] = {}
+        self.li_total = self.li_unmemo = 0
         self.heap: list[tuple[int, int, int, int]] = []
         self.seq = 0
         self.epoch = 0
@@ -600,6 +622,7 @@ class Engine:
                 self.dirty_main = self.dirty_bf = True
             if t == t_lim:
                 self.limit_memo.clear()
+                self.li_unmemo = self.li_total
                 self.li_dirty = True
                 self.dirty_main = self.dirty_bf = True
                 self.backfill.resumable = False
@@ -657,7 +680,15 @@ class Engine:
         self.li_dirty = False
         free = self.nodes.total_gpus - self.used_gpus
         want = 0
-        if free and self.limits.active:         # else no job is held by a limit
+        if free and self.limits.active and not self.li_unmemo:
+            # Every held job's limit answer is memoised (blocked): the walk below would only add
+            # up the GPUs of the held jobs whose shape fits, in some order, so add them per shape.
+            for s, count in self.li_count.items():
+                if count:
+                    shape = self.shapes[s]
+                    if len(self._fitting(shape[:6])) >= shape[6]:
+                        want += count * shape[3] * shape[6]
+        elif free and self.limits.active:       # else no job is held by a limit
             state, gpn, nn, limit_reason = self.state, self.gpn, self.nn, self.limit_reason
             lkeys, lmemo, shape_of, shapes = self.limits.keys, self.limit_memo, self.shape_of, self.shapes
             seen: dict[int, bool] = {}
