@@ -248,9 +248,12 @@ class Limits:
         self._count_holders: list[list[int]] = [[] for _ in combos]
         self._run_holders: list[list[int]] = [[] for _ in combos]
         self._submit_holders: list[list[int]] = [[] for _ in combos]
+        self._run_tres: dict[int, set[int]] = {}   # run-minute holder -> the TRES it limits
         for key, c in combos.items():
             self._build_combo(c, *key)
-        self._all_run_holders = sorted({h for hs in self._run_holders for h in hs})
+        self._all_run_holders = sorted(self._run_tres)
+        # Run-minute usage is kept only for the TRES a GrpTRESRunMins limits (nothing reads the rest).
+        self._run_k: list[list[int]] = [sorted(self._run_tres.get(h, ())) for h in range(len(self.used))]
         self._requeued: set[int] = set()
         self._last_tick = 0.0
         self.next_tick = self.period          # usage is exact until this PriorityCalcPeriod tick
@@ -330,6 +333,7 @@ class Limits:
             for tres, lim in limits.get("GrpTRESRunMins", {}).items():
                 checks.append((_RUN_CHECK, grp, tix[tres], float(lim) * 60, tres_reason("QOS", "GrpTRESRunMins", tres)))
                 runs.append(grp)
+                self._run_tres.setdefault(grp, set()).add(tix[tres])
             for key, h in (("MaxTRESPerAccount", per_acct), ("MaxTRESPerUser", per_user)):
                 for tres, lim in limits.get(key, {}).items():
                     checks.append((_TRES_CHECK, h, tix[tres], float(lim), tres_reason("QOS", key, tres)))
@@ -375,6 +379,7 @@ class Limits:
             for tres, lim in limits.get("GrpTRESRunMins", {}).items():
                 checks.append((_RUN_CHECK, h, tix[tres], float(lim) * 60, tres_reason("Assoc", "GrpTRESRunMins", tres)))
                 runs.append(h)
+                self._run_tres.setdefault(h, set()).add(tix[tres])
             if limits.get("GrpSubmitJobs") is not None:
                 submit.append((h, int(limits["GrpSubmitJobs"]), _COUNT_REASONS[("Assoc", "GrpSubmitJobs")]))
                 subs.append(h)
@@ -439,7 +444,8 @@ class Limits:
             run, rate, comp = self.run, self.rate, self.comp
             for h in self._all_run_holders:      # only these ever have a count-down rate
                 h_run, h_rate, h_comp = run[h], rate[h], comp[h]
-                for k, r in enumerate(h_rate):
+                for k in self._run_k[h]:
+                    r = h_rate[k]
                     if r or h_comp[k]:
                         h_run[k] -= r * dt - h_comp[k]
                         h_comp[k] = 0.0
@@ -457,7 +463,8 @@ class Limits:
         req = self._req_of(j)
         for h in self._run_holders[self._combo[j]]:
             h_run, h_rate, h_comp = self.run[h], self.rate[h], self.comp[h]
-            for k, v in enumerate(req):
+            for k in self._run_k[h]:
+                v = req[k]
                 if v:
                     h_rate[k] += sign * v
                     h_run[k] += v * run
