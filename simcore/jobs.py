@@ -96,8 +96,11 @@ class JobTable:
 
 def _convert(values: Any, dtype: Any, name: str, source: str) -> np.ndarray:
     if dtype is object:
-        arr = np.array(["" if v is None else str(v) for v in values], dtype=object)
-        return arr
+        texts = ("" if v is None else str(v) for v in values)
+        if name != "job_id":      # few distinct values: one shared str each (~50 B/row at 1M rows)
+            shared: dict[str, str] = {}
+            texts = (shared.setdefault(t, t) for t in texts)
+        return np.array(list(texts), dtype=object)
     try:
         arr = np.asarray(values)
         if dtype is np.bool_ and arr.dtype.kind in "OUS":
