@@ -12,7 +12,10 @@ Behaviour reproduced from Slurm's backfill.c (docs/simulator.md, "Backfill"):
 
 Why the caches: the earliest time a node can hold a request shape only changes when a job starts
 or ends on that node, so per shape (and partition) the nodes are kept sorted by that time and
-only changed nodes are re-sorted. This keeps a pass at a few microseconds per job tested.
+only the nodes in the shared log of changes since that order was last read are re-sorted.
+Within a pass each reserved node keeps a summary (first start, last end, longest gap between
+its reservations), which answers most "when is this node clear for L seconds" questions
+without walking its reservations (docs/performance.md).
 """
 
 from __future__ import annotations
