@@ -40,7 +40,7 @@ class _ShapeCache:
     def __init__(self) -> None:
         self.raw: dict[int, int] = {}
         self.order: list[tuple[int, int]] = []
-        self.synced = -1      # Backfill.changes position this order reflects; -1: build from scratch
+        self.synced = -1      # Backfill.n_changes this order reflects; -1: build from scratch
 
 
 class Backfill:
@@ -69,7 +69,9 @@ class Backfill:
         for i in chosen:
             rel[i] = None
         self.n_changes += len(chosen)
-        if len(self.changes) > 8 * len(rel):      # orders further behind rebuild from scratch
+        # Keep a few times the node count: an order further behind than its partition's size is
+        # rebuilt from scratch anyway (see _order), so older entries are dropped.
+        if len(self.changes) > 8 * len(rel):
             self.changes_base = self.n_changes
             self.changes = []
         else:
@@ -174,10 +176,9 @@ class Backfill:
     def _earliest(self, j: int, p: int, now: int, horizon: int, res) -> tuple[int, list[int]]:
         """(earliest start, candidate nodes at that start) of job j in partition p."""
         e = self.e
-        n, c, m, g, gt, ex = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.jexcl[j] or e.pexcl[p]
+        n, c, m, g, gt, ex = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p)
         L = e.time_limit(j, p)
-        cache = self.caches.get((p, c, m, g, gt, ex))
-        order = cache.order if cache is not None and cache.synced == self.n_changes else self._order(p, c, m, g, gt, ex)
+        order = self._order(p, c, m, g, gt, ex)
         if n > 1:
             return self._earliest_multi(order, n, L, now, horizon, res)
         summary, clear = self.summary, self._clear
@@ -279,8 +280,8 @@ class Backfill:
             seen.add(j)
             if dep_wait[j]:
                 continue
-            parts = parts_of[j]
-            if parts is None:     # static reasons are set at submit and never change
+            parts = parts_of[j]     # static reasons depend only on the job and the configuration
+            if parts is None:
                 parts = parts_of[j] = [p for p in admitted[j] if (j, p) not in static] if static else admitted[j]
             if not parts:
                 continue
