@@ -474,11 +474,13 @@ class Engine:
         lkeys = self.limits.keys if self.limits.active else None
         limits = self.limits
         lmemo, lok, ltests, blocking = self.limit_memo, self.limit_ok, limits.tests, limits.blocking_reason
+        untimed = now < limits.next_tick         # no limits tick due (next_tick only grows)
         live = sum(1 for c in self.part_pending if c)
         static = bool(self.static_reason)
+        pending = PENDING
         for entry in self.queue:
             j, p = entry[3], entry[5]
-            if state[j] != PENDING or ((dep_wait[j] or static) and not self._runnable(j, p, now)):
+            if state[j] != pending or ((dep_wait[j] or static) and not self._runnable(j, p, now)):
                 continue
             examined += 1
             if examined > depth:
@@ -496,9 +498,10 @@ class Engine:
                 if lr is None and lok.get(k, -1) <= now:
                     # blocking_reason itself when its checks for this key are at hand and no
                     # limits tick is due (then it would do nothing else)
-                    tests = ltests.get(k) if now < limits.next_tick else None
+                    tests = ltests.get(k) if untimed else None
                     if tests is None:
                         lr = blocking(j, now)
+                        untimed = now < limits.next_tick
                     else:
                         for row, i, need, lim, why in tests:
                             if row[i] + need > lim:
