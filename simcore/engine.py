@@ -109,6 +109,7 @@ class Engine:
         self.shape_of = [ids.setdefault(k, len(ids)) for k in zip(
             [parts[0] for parts in self.jparts], self.cpn, self.mpn, self.gpn, self.gt, self.jexcl, self.nn)]
         self.shapes = list(ids)
+        self.fit_key = [shape[:6] for shape in self.shapes]   # what decides which nodes fit
         self._prepare_dependencies()
         self.state = [FUTURE] * n
         self.start_t = [-1] * n
@@ -311,7 +312,11 @@ class Engine:
         if not self.gpn[j] or not self.limits.active:
             return
         s, k = self.shape_of[j], self.limits.keys[j]
-        self.li_count[s] = self.li_count.get(s, 0) + d
+        count = self.li_count.get(s, 0) + d
+        if count:
+            self.li_count[s] = count
+        else:
+            del self.li_count[s]
         self.li_keys[k] = self.li_keys.get(k, 0) + d
         self.li_total += d
         if k not in self.limit_memo:
@@ -687,10 +692,9 @@ class Engine:
             # Every held job's limit answer is memoised (blocked): the walk below would only add
             # up the GPUs of the held jobs whose shape fits, in some order, so add them per shape.
             for s, count in self.li_count.items():
-                if count:
-                    shape = self.shapes[s]
-                    if len(self._fitting(shape[:6])) >= shape[6]:
-                        want += count * shape[3] * shape[6]
+                shape = self.shapes[s]
+                if len(self._fitting(self.fit_key[s])) >= shape[6]:
+                    want += count * shape[3] * shape[6]
         elif free and self.limits.active:       # else no job is held by a limit
             state, gpn, nn, limit_reason = self.state, self.gpn, self.nn, self.limit_reason
             lkeys, lmemo, shape_of, shapes = self.limits.keys, self.limit_memo, self.shape_of, self.shapes
@@ -703,8 +707,7 @@ class Engine:
                 s = shape_of[j]
                 fits = seen.get(s)
                 if fits is None:
-                    shape = shapes[s]
-                    fits = seen[s] = len(self._fitting(shape[:6])) >= shape[6]
+                    fits = seen[s] = len(self._fitting(self.fit_key[s])) >= shapes[s][6]
                 if fits:
                     want += gpn[j] * nn[j]
                     if want >= free:
