@@ -59,6 +59,7 @@ class Engine:
         self.skip_unchanged = skip_unchanged
         self.nodes = Nodes(scenario)
         self.limits = Limits(scenario, jobs)
+        self.limit_keys = self.limits.keys if self.limits.active else None   # None: no limit to check
         self._prepare_partitions()
         self._prepare_jobs()
         self.priority = EnginePriority(self, self.limits.tree, self.limits.assoc)
@@ -265,12 +266,13 @@ class Engine:
         a limits tick (usage only grows meanwhile, so a held job stays held), and "not blocked"
         ones until a job starts or the next limits tick (usage only shrinks meanwhile; the tick
         bound keeps limits' own tick bookkeeping where it would have happened)."""
-        limits = self.limits
-        if not limits.active:
+        keys = self.limit_keys
+        if keys is None:
             return None
-        key = limits.keys[j]
+        key = keys[j]
         r = self.limit_memo.get(key)
         if r is None and self.limit_ok.get(key, -1) <= now:
+            limits = self.limits
             tests = limits.tests.get(key) if now < limits.next_tick else None
             if tests is None:
                 r = limits.blocking_reason(j, now)
@@ -476,8 +478,7 @@ class Engine:
         state, memo, epoch, nodes = self.state, self.fail_memo, self.epoch, self.nodes
         reason, dep_wait, set_reason = self.reason, self.dep_wait, self._set_reason
         # limit_reason inlined (most queue entries are limit-blocked jobs answered by the memo)
-        lkeys = self.limits.keys if self.limits.active else None
-        limits = self.limits
+        lkeys, limits = self.limit_keys, self.limits
         lmemo, lok, ltests, blocking = self.limit_memo, self.limit_ok, limits.tests, limits.blocking_reason
         untimed = now < limits.next_tick         # no limits tick due (next_tick only grows)
         live = sum(1 for c in self.part_pending if c)
