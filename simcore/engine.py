@@ -8,7 +8,10 @@ Design for a million jobs (docs/simulator.md):
   pushed, and skipped when nothing changed since the same kind of pass last ran: a skipped pass
   provably starts nothing (tests/test_sim_skip.py checks identical output with skipping off);
 - a failed resource test is remembered until resources are freed (an "epoch" bumped at each job
-  end): with fewer free resources the job cannot fit either, so the answer is reused.
+  end): with fewer free resources the job cannot fit either, so the answer is reused;
+- limit answers are remembered per limits key the same way: "blocked" until a job ends or a limits
+  tick, "not blocked" until a job starts or the next tick; the limit-idle rate is recomputed only
+  after a start, an end, a tick or a change of the limit-held jobs.
 
 Order at one timestamp: job ends, then submissions, then a limits tick, then the main scheduler
 (a full pass at sched_interval ticks, else a default_queue_depth pass if anything happened), then
