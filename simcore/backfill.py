@@ -174,13 +174,28 @@ class Backfill:
         return lst[0][0], last, longest
 
     def _earliest(self, j: int, p: int, now: int, horizon: int, res) -> tuple[int, list[int]]:
-        """(earliest start, candidate nodes at that start) of job j in partition p."""
+        """(earliest start, candidate nodes at that start) of job j in partition p.
+
+        Within a pass nodes only fill up and reservations only accumulate, so once a request
+        (partition, nodes, per-node share) with limit L cannot start inside bf_window, no later
+        one with a limit >= L can: those answers are known without a search (`beyond`)."""
         e = self.e
         n, c, m, g, gt, ex = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j], e.excl(j, p)
         L = e.time_limit(j, p)
+        request = (p, n, c, m, g, gt, ex)
+        shortest = self.beyond.get(request)
+        if shortest is not None and L >= shortest:
+            return NEVER, []
         order = self._order(p, c, m, g, gt, ex)
-        if n > 1:
-            return self._earliest_multi(order, n, L, now, horizon, res)
+        t, sel = (self._earliest_multi(order, n, L, now, horizon, res) if n > 1
+                  else self._earliest_one(order, L, now, horizon, res))
+        if t >= horizon and (shortest is None or L < shortest):
+            self.beyond[request] = L
+        return t, sel
+
+    def _earliest_one(self, order: list[tuple[int, int]], L: int, now: int, horizon: int,
+                      res: dict[int, list[tuple[int, int]]]) -> tuple[int, list[int]]:
+        """Single node: the first node in fit order with the least clear time."""
         summary, clear = self.summary, self._clear
         best_t, best = NEVER, -1
         for raw, i in order:
@@ -256,6 +271,7 @@ class Backfill:
         e = self.e
         sp = e.sp
         horizon = now + sp.bf_window
+        self.beyond: dict[tuple, int] = {}
         new, self.new_entries = self.new_entries, []
         saved = self.saved if (self.resumable and e.skip_unchanged) else None
         if saved is not None and all(k > saved[5] for k in new):
