@@ -266,7 +266,7 @@ class Engine:
         return False
 
     def limit_reason(self, j: int, now: int) -> str | None:
-        """limits.blocking_reason, with "blocked" answers cached by limits.key until a job ends or
+        """limits.blocking_reason, with "blocked" answers cached by limits.keys until a job ends or
         a limits tick (usage only grows meanwhile, so a held job stays held), and "not blocked"
         ones until a job starts or the next limits tick (usage only shrinks meanwhile; the tick
         bound keeps limits' own tick bookkeeping where it would have happened)."""

@@ -7,9 +7,12 @@ Interface used by the engine (keep it small; the policy code extends what is che
 - `on_start(j, now)` / `on_end(j, now)`: the job's resources join / leave the usage counters;
 - `next_change(now) -> int | None`: the next time a limit may loosen with no job ending (None: never);
 - `active`: False when no limit is configured (the engine then skips every check);
-- `key(j) -> int`: jobs with equal keys get the same answer from `blocking_reason` at the same
-  moment. The engine caches "blocked" answers by key until a job ends or `next_change` passes
-  (usage only grows in between), so thousands of held jobs of one user cost one check;
+- `keys[j]`: jobs with equal keys (same limits, TRES and time limit) get the same answer from
+  `blocking_reason` at the same moment. The engine caches "blocked" answers by key until a job
+  ends or `next_change` passes (usage only grows in between), so thousands of held jobs of one
+  user cost one check, and "not blocked" ones until a job starts or `next_tick`;
+- `tests[key]` / `next_tick`: what `blocking_reason` evaluates for a key, valid while now <
+  next_tick (the engine evaluates it inline on its hot paths);
 - `requeued(j)`: the next on_end/on_submit of j are a requeue (it stays submitted);
 - `over_limit[j]`: the reason when job j alone exceeds a limit and can never start (else None).
 A limit-blocked job is skipped by both schedulers and gets no backfill reservation (as in Slurm).
@@ -261,7 +264,7 @@ class Limits:
         self._expiry: list[tuple[float, int, float]] = []
         self.over_limit: list[str | None] = self._never_runnable()
         self.active = any(self._checks) or any(r is not None for r in self.over_limit)
-        self.keys: list[int] = []                  # see key()
+        self.keys: list[int] = []                   # see the module docstring
         self.tests: dict[int, list[tuple]] = {}     # key -> its jobs' checks (_job_tests); only for
         # keys whose jobs have checks and are not over a limit alone (blocking_reason evaluates
         # these, after a due tick, and nothing else)
@@ -534,10 +537,6 @@ class Limits:
             else:
                 tests.append((self.run[h], k, req[k] * tl, lim + _EPS, reason))
         return tests
-
-    def key(self, j: int) -> int:
-        """Jobs with equal keys (same limits, TRES and time limit) get the same answer at one moment."""
-        return self.keys[j]
 
     def _req_of(self, j: int) -> list[float]:
         """Job j's TRES as a list (cached from its start to its end)."""
