@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from simcore.errors import ConfigError, WorkloadError
 from simcore.workload.importing import (
@@ -158,15 +156,18 @@ def _parse_line(line: str, name: str, lineno: int) -> list[int]:
 
 
 def _read_plain(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read job lines of plain decimals in bulk: (lines x 18) int64 values and a mask of lines read.
+    """Read job lines of plain decimals in bulk: (lines x N_FIELDS) int64 values and a mask of lines read.
 
     One float() per field made a 100k-job import take seconds. A line is read here only if it is
-    18 plain decimals (digits, at most one '.', a leading '-') separated by spaces or tabs, so it
+    N_FIELDS plain decimals (digits, at most one '.', a leading '-') separated by spaces or tabs, so it
     splits and parses exactly as in `_parse_line` (Arrow's and Python's float parsing both round
     correctly), and only if `_parse_line` would accept every value. Every other line (comments,
     blank lines, exponents, '+', non-ASCII, a wrong field count, a value out of range) is left
     unread, for the caller to read with `_parse_line` or report.
     """
+    import pyarrow as pa              # lazily, as in simcore.jobs: most runs read no SWF file
+    import pyarrow.compute as pc
+
     plain_line = pc.match_substring_regex(pa.array(lines, type=pa.large_string()), _PLAIN_LINE)
     read = plain_line.to_numpy(zero_copy_only=False, writable=True)
     raw = np.frombuffer(("\n" + "\n".join(compress(lines, read)) + "\n").encode(), dtype=np.uint8)
