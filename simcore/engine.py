@@ -49,7 +49,6 @@ NEVER = 1 << 62                 # "no such time"
 UNLIMITED_TIME = 365 * 86400    # planning horizon for a job whose limit is UNLIMITED
 TIMEOUT_CHECK = 30              # slurmctld enforces time limits in a 30 s periodic check
 MAX_FIT_SHAPES = 256           # request shapes whose fitting nodes _fitting keeps
-MAX_FIT_LOG = 1 << 14          # changed nodes _fitting catches up from before it rebuilds
 LIMIT_REASON_PREFIXES = ("QOS", "Assoc", "Max")   # QOS*, Assoc*, Max*PerAccount (simcore.limits)
 
 
@@ -384,7 +383,8 @@ class Engine:
         self.used_gpus += gpus
         self.used_cpus += cpus
         self.li_dirty = True
-        self._touched(chosen)
+        for fit in self.li_fits.values():
+            fit[1].update(chosen)
         self.limit_ok.clear()
         self.state[j] = RUNNING
         self.n_pending -= 1
@@ -428,7 +428,8 @@ class Engine:
         self.used_gpus -= self.alloc_gpus[j]
         self.used_cpus -= self.alloc_cpus[j]
         self.li_dirty = True
-        self._touched(chosen)
+        for fit in self.li_fits.values():
+            fit[1].update(chosen)
         self.state[j] = DONE
         if now > self.start_t[j] + self.limit_used[j]:
             self.overrunning -= 1
@@ -562,8 +563,7 @@ class Engine:
         self.limit_ok: dict[int, float] = {}   # key -> "not blocked" holds until this time
         self.limit_blocked: set[int] = set()
         self.li_dirty = True
-        self.li_fits: dict[tuple, list] = {}   # fit key -> [fitting nodes, li_log position]
-        self.li_log: list[int] = []             # nodes touched by starts and ends, in order
+        self.li_fits: dict[tuple, tuple[set[int], set[int]]] = {}
         self.li_count: dict[int, int] = {}     # see _li_count
         self.li_keys: dict[int, int] = {}
         self.li_total = self.li_unmemo = 0
@@ -718,35 +718,29 @@ class Engine:
                         break
         self.li_rate = min(free, want)
 
-    def _touched(self, chosen: list[int]) -> None:
-        """A start or end changed these nodes' free resources (for _fitting)."""
-        self.li_log.extend(chosen)
-        if len(self.li_log) > MAX_FIT_LOG:      # rebuilding the shapes is cheaper than catching up
-            self.li_log.clear()
-            self.li_fits.clear()
-
     def _fitting(self, shape: tuple) -> set[int]:
         """The nodes of a partition that could take a per-node shape now (nodes.select picks n of
-        them, or none if fewer than n), caught up from the nodes starts and ends touched since."""
+        them, or none if fewer than n), kept up to date from the nodes that starts and ends touched."""
         p, c, m, g, gt, x = shape
         x = x or self.pexcl[p]
         fits = self.nodes.fits
-        log = self.li_log
         known = self.li_fits.get(shape)
         if known is None:
             if len(self.li_fits) >= MAX_FIT_SHAPES:
                 self.li_fits.clear()
-            known = self.li_fits[shape] = [{i for i in self.pnodes[p] if fits(i, c, m, g, gt, x)}, len(log)]
-        elif known[1] < len(log):
-            fitting, members = known[0], self.pnode_set[p]
-            for i in set(log[known[1]:]):
-                if i not in members:
-                    continue
-                if fits(i, c, m, g, gt, x):
-                    fitting.add(i)
-                else:
-                    fitting.discard(i)
-            known[1] = len(log)
+            known = self.li_fits[shape] = ({i for i in self.pnodes[p] if fits(i, c, m, g, gt, x)}, set())
+        else:
+            fitting, changed = known
+            if changed:
+                members = self.pnode_set[p]
+                for i in changed:
+                    if i not in members:
+                        continue
+                    if fits(i, c, m, g, gt, x):
+                        fitting.add(i)
+                    else:
+                        fitting.discard(i)
+                changed.clear()
         return known[0]
 
     @property
