@@ -321,6 +321,7 @@ class Fairshare:
         self.rate = np.zeros(n)            # current billable rate (units per second)
         self.t_last = np.full(n, float(start))
         self.t_ref = float(start)
+        self._growth_at: dict[float, float] = {}   # time -> _growth(time) since t_ref (_integral)
         self.next_reset = reset_boundaries_after(reset_period, start)
         self._static()
 
@@ -375,22 +376,31 @@ class Fairshare:
     def _growth(self, t: float | np.ndarray) -> float | np.ndarray:
         return np.exp2((t - self.t_ref) / self.h)
 
-    def _integral(self, a: float | np.ndarray, b: float | np.ndarray) -> float | np.ndarray:
-        """Integral over [a, b] of 2^((s - t_ref)/h) ds (plain length when decay is off)."""
+    def _integral(self, a: float, b: float) -> float:
+        """Integral over [a, b] of 2^((s - t_ref)/h) ds (plain length when decay is off). The growth
+        at a time is remembered until the next rebase: the jobs starting and ending at one time,
+        and the next change of an association (its t_last), ask for it again."""
         if self.h <= 0:
             return b - a
-        return (self.h / _LN2) * (self._growth(b) - self._growth(a))
+        cache = self._growth_at
+        gb = cache.get(b)
+        if gb is None:
+            gb = cache[b] = self._growth(b)
+        ga = cache.get(a)
+        if ga is None:
+            ga = cache[a] = self._growth(a)
+        return (self.h / _LN2) * (gb - ga)
 
     def change_rate(self, assoc: int, delta: float, now: float) -> None:
         """A job of `assoc` started (delta > 0) or stopped (delta < 0) consuming `delta` units/s."""
         if self.h > 0 and now - self.t_ref > _MAX_HALF_LIVES * self.h:
             self.advance(now)
-        if self.rate[assoc]:
-            self.acc[assoc] += self.rate[assoc] * self._integral(self.t_last[assoc], now)
+        rate = self.rate[assoc]
+        if rate:
+            self.acc[assoc] += rate * self._integral(self.t_last[assoc], now)
         self.t_last[assoc] = now
-        self.rate[assoc] += delta
-        if abs(self.rate[assoc]) < 1e-9:
-            self.rate[assoc] = 0.0
+        rate = rate + delta
+        self.rate[assoc] = 0.0 if abs(rate) < 1e-9 else rate
 
     def advance(self, now: float) -> None:
         """Integrate every association's usage up to `now` and apply a due usage reset."""
@@ -412,6 +422,7 @@ class Fairshare:
         self.acc[:] = 0.0
         self.t_last[:] = now
         self.t_ref = float(now)
+        self._growth_at.clear()
 
     def usage(self, now: float) -> np.ndarray:
         """Decayed raw usage of every association at `now` (accounts = sum of their users)."""
