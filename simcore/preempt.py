@@ -359,21 +359,19 @@ class EnginePreemption:
     def _lend(self, v: int, sign: int) -> None:
         """Temporarily count running job v's resources as free (sign=+1) or give them back (-1)."""
         e, nd = self.e, self.e.nodes
-        p = e.ran_part[v]
-        ex = e.excl(v, p)
+        fc, fm, fg, running = nd.free_cpu, nd.free_mem, nd.free_gpu, nd.running
+        ex = e.excl(v, e.ran_part[v])
+        c, m, g = sign * e.cpn[v], sign * e.mpn[v], sign * e.gpn[v]
         for i in e.alloc[v]:
             if ex:
-                nd.free_cpu[i] += sign * nd.cpus[i]
-                nd.free_mem[i] += sign * nd.mem[i]
-                nd.free_gpu[i] += sign * nd.gpus[i]
-            else:
-                nd.free_cpu[i] += sign * e.cpn[v]
-                nd.free_mem[i] += sign * e.mpn[v]
-                nd.free_gpu[i] += sign * e.gpn[v]
+                c, m, g = sign * nd.cpus[i], sign * nd.mem[i], sign * nd.gpus[i]
+            fc[i] += c
+            fm[i] += m
+            fg[i] += g
             if sign > 0:                        # an exclusive request needs nodes with no job
-                nd.running[i].discard(v)
+                running[i].discard(v)
             else:
-                nd.running[i].add(v)
+                running[i].add(v)
 
     def _wake(self, t: int) -> None:
         """Make the schedulers run at t (a candidate's PreemptExemptTime runs out then)."""
