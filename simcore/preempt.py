@@ -175,30 +175,17 @@ class PreemptPolicy:
         earliest time an exempt one stops being exempt (inf if none).
 
         `start` and `nodes` are aligned with `running` (start of the current run, node count).
-        A plain loop, not array operations: pools are tens of jobs, where numpy's per-call cost
-        dominated (same filter as can_preempt, same order as a lexsort on these keys).
         """
-        kind, mode, exempt, rank = self.kind, self.mode, self.exempt, self.rank
-        top, tier = self.tier[preemptor], self.tier
-        allowed, qos = self.qos_preempts[self.qos[preemptor]], self.qos
-        wake = float("inf")
-        keyed = []
-        for v, s, w in zip(running, start, nodes):
-            v, s = int(v), int(s)
-            if mode[v] == OFF:
-                continue
-            if kind == "preempt/partition_prio":
-                if not tier[v] < top:
-                    continue
-            elif kind != "preempt/qos" or not allowed[qos[v]]:
-                continue
-            free_at = s + int(exempt[v])
-            if free_at > now:
-                wake = min(wake, float(free_at))
-                continue
-            keyed.append((int(rank[v]), min(int(w), 0xFFFF), -s, v))
-        keyed.sort()
-        return np.array([k[3] for k in keyed], dtype=np.int64), wake
+        running = np.asarray(running, dtype=np.int64)
+        start = np.asarray(start, dtype=np.int64)
+        ok = self.can_preempt(preemptor, running)
+        running, start, nodes = running[ok], start[ok], np.asarray(nodes, dtype=np.int64)[ok]
+        free_at = start + self.exempt[running]
+        exempt = free_at > now
+        wake = float(free_at[exempt].min()) if exempt.any() else float("inf")
+        cand, start, nodes = running[~exempt], start[~exempt], nodes[~exempt]
+        order = np.lexsort((cand, -start, np.minimum(nodes, 0xFFFF), self.rank[cand]))
+        return cand[order], wake
 
 
 def _seconds(value: object, key: str) -> int:
