@@ -286,7 +286,7 @@ class Backfill:
         max_test = sp.bf_max_job_test
         state, dep_wait, admitted, static = e.state, e.dep_wait, e.admitted, e.static_reason
         parts_of = self.parts_of
-        limited = e.limits.active
+        limit_keys = e.limit_keys    # None: no limits; a memoised key is a held job (Engine.limit_reason)
         earliest = self._earliest
         last_key: tuple = entries[-1] if entries else (saved[5] if saved is not None else ())
         for entry in entries:
@@ -301,7 +301,7 @@ class Backfill:
                 parts = parts_of[j] = [p for p in admitted[j] if (j, p) not in static] if static else admitted[j]
             if not parts:
                 continue
-            if limited and e.limit_reason(j, now) is not None:
+            if limit_keys is not None and (limit_keys[j] in e.limit_memo or e.limit_reason(j, now) is not None):
                 continue
             if tested >= max_test:
                 last_key = entry
