@@ -595,7 +595,11 @@ class Engine:
             t_evt = heap[0][0] if heap else NEVER
             t_lim = self.limits.next_change(now) if self.n_pending else None
             t_lim = NEVER if t_lim is None else t_lim
-            t_prio = self.priority.next_tick(now) if self.n_pending and self.priority.dynamic else NEVER
+            # Once nothing runs and nothing is left to submit, a pass on the idle cluster has started
+            # every job that could ever start (the rest wait on limits that count running work,
+            # dependencies or static reasons), so new priorities change nothing: stop ticking.
+            t_prio = (self.priority.next_tick(now) if self.n_pending and self.priority.dynamic
+                      and (heap or cursor < n) else NEVER)
             te = min(t_sub, t_evt, t_lim, t_prio)
             bf_dirty = bool(bi) and (self.dirty_bf or self.overrunning > 0)
             if te == NEVER and not self.dirty_main and not bf_dirty:
