@@ -58,6 +58,7 @@ class Backfill:
         self.rel: list[list[tuple[int, int, int, int]] | None] = [None] * len(engine.nodes.names)
         self.top_reservation: dict[int, int] = {}   # job -> earliest start planned while it was first
         self.summary: dict[int, tuple[int, int, int]] = {}   # node -> (first start, last end, longest gap)
+        self.beyond: dict[tuple, int] = {}     # this pass: request -> shortest limit found not to fit
         self.saved: tuple | None = None        # the plan the last pass left (see run)
         self.resumable = False
         self.new_entries: list[tuple] = []
@@ -271,7 +272,7 @@ class Backfill:
         e = self.e
         sp = e.sp
         horizon = now + sp.bf_window
-        self.beyond: dict[tuple, int] = {}
+        self.beyond = {}
         new, self.new_entries = self.new_entries, []
         saved = self.saved if (self.resumable and e.skip_unchanged) else None
         if saved is not None and all(k > saved[5] for k in new):
