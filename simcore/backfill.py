@@ -268,7 +268,12 @@ class Backfill:
     def run(self, now: int) -> None:
         """One backfill pass. If since the last pass only jobs that sort after everything it
         examined were submitted (no start, end, priority or limit change), the plan it left is
-        still exact and only the new jobs are tested against it (docs/simulator.md)."""
+        still exact and only the new jobs are tested against it (docs/simulator.md).
+
+        A job that fits nowhere now (ignoring reservations) cannot start in this pass: its only
+        effect is the reservation later jobs must respect, so its search is deferred until a job
+        that fits now comes up, and skipped if none does. Nothing starts between a deferral and
+        its search, so the searches see exactly the state they would have seen in order."""
         e = self.e
         sp = e.sp
         horizon = now + sp.bf_window
@@ -276,10 +281,10 @@ class Backfill:
         new, self.new_entries = self.new_entries, []
         saved = self.saved if (self.resumable and e.skip_unchanged) else None
         if saved is not None and all(k > saved[5] for k in new):
-            res, tested, per_user, seen, first, _ = saved
+            res, tested, per_user, seen, first, _, deferred = saved
             entries = sorted(new)
         else:
-            res, tested, per_user, seen, first = {}, 0, {}, set(), True
+            res, tested, per_user, seen, first, deferred = {}, 0, {}, set(), True, []
             self.summary = {}
             entries = e.queue
         users = e.jobs["user"]
@@ -288,7 +293,8 @@ class Backfill:
         state, dep_wait, admitted, static = e.state, e.dep_wait, e.admitted, e.static_reason
         parts_of = self.parts_of
         limit_keys = e.limit_keys    # None: no limits; a memoised key is a held job (Engine.limit_reason)
-        earliest = self._earliest
+        fits_now, plan = self._fits_now, self._plan
+        lazy = e.skip_unchanged     # off: every job searched at once (the reference the tests compare)
         last_key: tuple = entries[-1] if entries else (saved[5] if saved is not None else ())
         for entry in entries:
             j = entry[3]
@@ -313,34 +319,59 @@ class Backfill:
                     continue
                 per_user[u] = per_user.get(u, 0) + 1
             tested += 1
-            if len(parts) == 1:
-                best_p = parts[0]
-                best_t, best_nodes = earliest(j, best_p, now, horizon, res)
+            if first:
+                plan(j, parts, now, horizon, res, True)
+                first = False
+            elif lazy and not fits_now(j, parts):
+                deferred.append(j)
             else:
-                best_t, best_p, best_nodes = NEVER, -1, []
-                for p in parts:
-                    t, sel = earliest(j, p, now, horizon, res)
-                    if t < best_t:
-                        best_t, best_p, best_nodes = t, p, sel
-            if best_t == now:
-                chosen = self._choose_now(j, best_p, now, res)
-                e._start(j, best_p, chosen, now, "backfill")
-            elif best_t < horizon:
-                L = e.time_limit(j, best_p)
-                r = sp.bf_resolution
-                end = -(-(best_t + L) // r) * r
-                if len(best_nodes) > e.nn[j]:
-                    best_nodes = sorted(best_nodes, key=lambda i: (self.nodes.weight[i], i))[: e.nn[j]]
-                for i in best_nodes:
-                    lst = res.setdefault(i, [])
-                    bisect.insort(lst, (best_t, end))
-                    self.summary[i] = self._summarise(lst)
-                if first:
-                    prev = self.top_reservation.get(j)
-                    self.top_reservation[j] = best_t if prev is None else min(prev, best_t)
-            first = False
-        self.saved = (res, tested, per_user, seen, first, last_key)
+                for d in deferred:
+                    plan(d, parts_of[d], now, horizon, res, False)
+                deferred = []
+                plan(j, parts, now, horizon, res, False)
+        self.saved = (res, tested, per_user, seen, first, last_key, deferred)
         self.resumable = True
+
+    def _fits_now(self, j: int, parts) -> bool:
+        """Whether enough nodes of one of j's partitions have its share free now, reservations aside
+        (the head of the shape order, raw -1): the necessary condition for starting now."""
+        e = self.e
+        n, c, m, g, gt = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j]
+        for p in parts:
+            order = self._order(p, c, m, g, gt, e.excl(j, p))
+            if len(order) >= n and order[n - 1][0] < 0:
+                return True
+        return False
+
+    def _plan(self, j: int, parts, now: int, horizon: int, res, first: bool) -> None:
+        """Search j's earliest start over its partitions: start it now, or reserve its nodes."""
+        e = self.e
+        earliest = self._earliest
+        if len(parts) == 1:
+            best_p = parts[0]
+            best_t, best_nodes = earliest(j, best_p, now, horizon, res)
+        else:
+            best_t, best_p, best_nodes = NEVER, -1, []
+            for p in parts:
+                t, sel = earliest(j, p, now, horizon, res)
+                if t < best_t:
+                    best_t, best_p, best_nodes = t, p, sel
+        if best_t == now:
+            chosen = self._choose_now(j, best_p, now, res)
+            e._start(j, best_p, chosen, now, "backfill")
+        elif best_t < horizon:
+            L = e.time_limit(j, best_p)
+            r = e.sp.bf_resolution
+            end = -(-(best_t + L) // r) * r
+            if len(best_nodes) > e.nn[j]:
+                best_nodes = sorted(best_nodes, key=lambda i: (self.nodes.weight[i], i))[: e.nn[j]]
+            for i in best_nodes:
+                lst = res.setdefault(i, [])
+                bisect.insort(lst, (best_t, end))
+                self.summary[i] = self._summarise(lst)
+            if first:
+                prev = self.top_reservation.get(j)
+                self.top_reservation[j] = best_t if prev is None else min(prev, best_t)
 
     def _choose_now(self, j: int, p: int, now: int, res) -> list[int]:
         """Nodes for a job starting now: the main scheduler's node choice among unreserved nodes."""

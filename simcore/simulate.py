@@ -26,7 +26,8 @@ def simulate(scenario: Scenario, seed: int = 0, jobs: JobTable | None = None, *,
     """Simulate `scenario` on `jobs` (default: built from scenario.workload with `seed`).
 
     Pure and deterministic. `skip_unchanged_passes=False` runs every periodic pass even when
-    nothing changed (slower, identical results; used by the tests to prove it)."""
+    nothing changed and searches every backfill candidate at once (slower, identical results;
+    used by the tests to prove it)."""
     if jobs is None:
         from simcore.workload import build_jobs
 
