@@ -62,7 +62,8 @@ class Backfill:
         self.saved: tuple | None = None        # the plan the last pass left (see run)
         self.resumable = False
         self.new_entries: list[tuple] = []
-        self.parts_of: list[list[int] | tuple[int, ...] | None] = [None] * engine.n   # usable partitions
+        self.parts_of: list[tuple[int, ...] | None] = [None] * engine.n   # usable partitions
+        self.fits_memo: dict[tuple, bool] = {}  # this pass, since its last start: (shape, partitions) -> fits now
 
     def node_changed(self, chosen: list[int]) -> None:
         """A job started or ended on these nodes: their release timelines and shape times change."""
@@ -278,6 +279,7 @@ class Backfill:
         sp = e.sp
         horizon = now + sp.bf_window
         self.beyond = {}
+        self.fits_memo = {}
         new, self.new_entries = self.new_entries, []
         saved = self.saved if (self.resumable and e.skip_unchanged) else None
         if saved is not None and all(k > saved[5] for k in new):
@@ -305,7 +307,7 @@ class Backfill:
                 continue
             parts = parts_of[j]     # static reasons depend only on the job and the configuration
             if parts is None:
-                parts = parts_of[j] = [p for p in admitted[j] if (j, p) not in static] if static else admitted[j]
+                parts = parts_of[j] = tuple(p for p in admitted[j] if (j, p) not in static) if static else admitted[j]
             if not parts:
                 continue
             if limit_keys is not None and (limit_keys[j] in e.limit_memo or e.limit_reason(j, now) is not None):
@@ -334,14 +336,21 @@ class Backfill:
 
     def _fits_now(self, j: int, parts) -> bool:
         """Whether enough nodes of one of j's partitions have its share free now, reservations aside
-        (the head of the shape order, raw -1): the necessary condition for starting now."""
+        (the head of the shape order, raw -1): the necessary condition for starting now. Within a
+        pass only a start changes the answer, so it is kept per request until then."""
         e = self.e
-        n, c, m, g, gt = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j]
-        for p in parts:
-            order = self._order(p, c, m, g, gt, e.excl(j, p))
-            if len(order) >= n and order[n - 1][0] < 0:
-                return True
-        return False
+        key = (e.shape_of[j], parts)
+        fits = self.fits_memo.get(key)
+        if fits is None:
+            n, c, m, g, gt = e.nn[j], e.cpn[j], e.mpn[j], e.gpn[j], e.gt[j]
+            fits = False
+            for p in parts:
+                order = self._order(p, c, m, g, gt, e.excl(j, p))
+                if len(order) >= n and order[n - 1][0] < 0:
+                    fits = True
+                    break
+            self.fits_memo[key] = fits
+        return fits
 
     def _plan(self, j: int, parts, now: int, horizon: int, res, first: bool) -> None:
         """Search j's earliest start over its partitions: start it now, or reserve its nodes."""
@@ -359,6 +368,7 @@ class Backfill:
         if best_t == now:
             chosen = self._choose_now(j, best_p, now, res)
             e._start(j, best_p, chosen, now, "backfill")
+            self.fits_memo.clear()
         elif best_t < horizon:
             L = e.time_limit(j, best_p)
             r = e.sp.bf_resolution
