@@ -383,8 +383,6 @@ class Engine:
         self.used_gpus += gpus
         self.used_cpus += cpus
         self.li_dirty = True
-        for fit in self.li_fits.values():
-            fit[1].update(chosen)
         self.limit_ok.clear()
         self.state[j] = RUNNING
         self.n_pending -= 1
@@ -419,7 +417,7 @@ class Engine:
             self.dirty_bf = True
         else:
             self.dirty_main = True
-        self.backfill.node_changed(chosen)
+        self._nodes_changed(chosen)
 
     def _end(self, j: int, now: int) -> None:
         p = self.ran_part[j]
@@ -428,8 +426,6 @@ class Engine:
         self.used_gpus -= self.alloc_gpus[j]
         self.used_cpus -= self.alloc_cpus[j]
         self.li_dirty = True
-        for fit in self.li_fits.values():
-            fit[1].update(chosen)
         self.state[j] = DONE
         if now > self.start_t[j] + self.limit_used[j]:
             self.overrunning -= 1
@@ -442,7 +438,7 @@ class Engine:
         self.li_unmemo = self.li_total
         self.backfill.resumable = False
         self.dirty_main = self.dirty_bf = True
-        self.backfill.node_changed(chosen)
+        self._nodes_changed(chosen)
         ok = self.end_state[j] == COMPLETED
         for d, kind in self.dependents.get(j, ()):
             satisfied = kind == "afterany" or (kind == "afterok") == ok
@@ -721,6 +717,13 @@ class Engine:
                     if want >= free:
                         break
         self.li_rate = min(free, want)
+
+    def _nodes_changed(self, chosen: list[int]) -> None:
+        """A start or end changed these nodes' free resources: both indexes of which nodes fit a
+        shape (the limit-idle sets here, the backfill's shape orders) catch up on them when next read."""
+        for fit in self.li_fits.values():
+            fit[1].update(chosen)
+        self.backfill.node_changed(chosen)
 
     def _fitting(self, shape: tuple) -> set[int]:
         """The nodes of a partition that could take a per-node shape now (nodes.select picks n of
