@@ -193,7 +193,9 @@ def _run_until_driver_started(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
                             stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
     while not (tmp_path / "sweeps.started").exists():
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()[0]
+        if time.monotonic() >= deadline or proc.poll() is not None:
+            proc.kill()     # the job blocks until signalled: read its output only once it is gone
+            pytest.fail(f"the driver did not start within 30 s:\n{proc.communicate()[0]}")
         time.sleep(0.05)
     return proc, tmp_path / "calls.log"
 
