@@ -122,7 +122,8 @@ echo "scancel $*" >> "$SANDBOX_LOG"
 echo "10.1.2.3 fe80::1"
 """,
     "ray": """#!/bin/bash
-{ printf 'ray'; printf ' %s' "$@"; echo; } >> "$SANDBOX_LOG"
+line="ray$(printf ' %s' "$@")"   # one write: the two backgrounded calls must not interleave
+echo "$line" >> "$SANDBOX_LOG"
 """,
     "python3": """#!/bin/bash
 if [ "$1" = -c ]; then exit 1; fi
