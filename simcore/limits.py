@@ -273,6 +273,13 @@ class Limits:
             self.keys = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
                                   return_inverse=True)[1].tolist()
 
+    @property
+    def configured(self) -> bool:
+        """Whether any limit applies at all: submit, start or run counts included (when not,
+        every hook of the engine's is a no-op and simcore.kernel may run the scenario)."""
+        return (self.active or any(self._submit) or any(self._deny) or any(self._count_holders)
+                or any(self._run_holders) or any(self._submit_holders))
+
     # ----- construction -----
     def _holder(self, key: tuple) -> int:
         h = self._holder_key.get(key)

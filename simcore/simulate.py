@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simcore import kernel
 from simcore import metrics as _metrics
 from simcore.config import Scenario
 from simcore.engine import Engine
@@ -22,18 +23,22 @@ class SimResult:
 
 
 def simulate(scenario: Scenario, seed: int = 0, jobs: JobTable | None = None, *,
-             skip_unchanged_passes: bool = True) -> SimResult:
+             skip_unchanged_passes: bool = True, compiled: bool = True) -> SimResult:
     """Simulate `scenario` on `jobs` (default: built from scenario.workload with `seed`).
 
     Pure and deterministic. `skip_unchanged_passes=False` runs every periodic pass even when
     nothing changed and searches every backfill candidate at once (slower, identical results;
-    used by the tests to prove it)."""
+    used by the tests to prove it). `compiled=False` keeps the run in the pure-Python engine even
+    where the compiled one applies (simcore.kernel; identical results, for the tests)."""
     if jobs is None:
         from simcore.workload import build_jobs
 
         jobs = build_jobs(scenario, seed)
     engine = Engine(scenario, jobs, skip_unchanged=skip_unchanged_passes)
-    engine.run()
+    if compiled and kernel.supported(engine):
+        kernel.run(engine)
+    else:
+        engine.run()
     cols = engine.job_columns()
     return SimResult(
         metrics=_metrics.compute(scenario, engine, cols),

@@ -1,0 +1,933 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled engine: Engine.run for FIFO + backfill scenarios, over flat C arrays.
+
+Why: the pure-Python engine spends its time on dicts, tuples and lists of Python ints
+(docs/performance.md); the same algorithm over typed arrays runs tens of times faster. It covers
+scenarios without limits, preemption, dependencies or changing priorities (simcore.kernel decides)
+and reproduces the Python engine's schedule exactly: the Python engine stays the reference and the
+tests compare the two (tests/test_kernel.py). Caches and skips here are the Python engine's, in
+the form that suits arrays; every one provably leaves the schedule unchanged.
+
+Inputs are prepared by simcore.kernel (admission, static reasons, queue order, request shapes); the
+outputs are the engine's per-job arrays.
+"""
+
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc, qsort, realloc
+from libc.string cimport memmove
+
+import numpy as np
+
+ctypedef int64_t i64
+ctypedef int64_t* arr    # a job, node, entry or shape array
+
+cdef i64 NEVER = (<i64>1) << 62
+cdef i64 TIMEOUT_CHECK = 30
+# job states (simcore.engine)
+cdef i64 PENDING = 1, RUNNING = 2, DONE = 3, REJECTED = 4
+# end states and who started a job (simcore.kernel maps them to the engine's strings)
+cdef i64 END_COMPLETED = 1, END_TIMEOUT = 2, END_REJECTED = 3
+cdef i64 BY_MAIN = 1, BY_BACKFILL = 2
+# reason codes fixed by simcore.kernel; static reasons follow
+cdef i64 R_NONE = 0, R_PRIORITY = 1, R_RESOURCES = 2
+cdef i64 MAX_CACHED_SHAPES = 4096
+
+
+cdef i64* _ptr(object arr):
+    cdef i64[::1] view = arr
+    return &view[0]
+
+
+cdef int _cmp_i64(const void* a, const void* b) noexcept nogil:
+    cdef i64 x = (<const i64*>a)[0]
+    cdef i64 y = (<const i64*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef class Kernel:
+    """One run. Arrays are numpy int64 held in `keep`; the C pointers below point into them."""
+
+    cdef list keep
+    # scalars
+    cdef i64 n, N, P, U, R, n_ent, n_shapes
+    cdef i64 si, bi, bf_window, bf_res, max_test, max_user, depth, otl
+    # nodes
+    cdef arr ncpu, nmem, ngpu, ngt, nweight, fcpu, fmem, fgpu, run_off, run_cnt, run_list
+    cdef i64 *stamp
+    cdef i64 nchg
+    # partitions
+    cdef arr pn_off, pn_list, local, ptier, overlap, part_pending
+    # jobs
+    cdef arr sub, rt, nn, cpn, mpn, gpn, jgt, user, ent_off, order, reject, init_reason
+    # entries (a job's partitions, in the order it listed them)
+    cdef arr ejob, epart, erank, etl, eshape, estatic, eexcl, efail, rank_entry
+    # shapes: (partition, CPUs, MB, GPUs per node, GPU type, exclusive) of entries
+    cdef arr sp, sc, sm, sg, sgt, sx
+    cdef i64 **c_raw  # per shape, by position in the partition: raw time (see raw_time)
+    cdef i64 **c_ord  # per shape: 2 x size, (raw, node) sorted
+    cdef i64 *c_synced
+    cdef i64 n_cached
+    # job outputs
+    cdef public object state_a, start_a, end_a, ran_a, limit_a, endst_a, by_a, reason_a, reason_t_a
+    cdef public object alloc_off_a, alloc_nodes_a, acpu_a, agpu_a, acc_a, used_a
+    cdef arr state, start_t, end_t, ran_e, limit_used, end_code, started_by, reason, reason_t
+    cdef arr alloc_off, alloc_nodes, alloc_cpus, alloc_gpus, acc, rused, run_excl
+    cdef i64 n_alloc
+    # queue of entry ranks, sorted
+    cdef i64 *queue
+    cdef i64 qlen
+    cdef i64 *started
+    cdef i64 n_started
+    # heap of (time, kind, seq, job)
+    cdef arr h_t, h_k, h_s, h_j
+    cdef i64 hlen, seq
+    # loop state
+    cdef i64 epoch, n_pending, overrunning, dirty_main, dirty_bf
+    cdef public i64 t_end, passes_main, passes_bf
+    # main-pass scratch
+    cdef arr blocked_part, blocked_node, bnodes, tainted, cand, chosen, feas
+    # backfill scratch
+    cdef i64 **res_s
+    cdef i64 **res_e
+    cdef arr res_n, res_cap, res_touched
+    cdef i64 n_touched
+    cdef arr seen, ucnt, deferred, sel_a, sel_b, ev
+    cdef i64 ev_cap, pass_id
+
+    def __init__(self, dict a):
+        self.keep = []
+        self.n = a["n"]; self.N = a["N"]; self.P = a["P"]; self.U = a["U"]; self.R = a["R"]
+        self.n_ent = len(a["ejob"]); self.n_shapes = len(a["sp"])
+        self.si = a["sched_interval"]; self.bi = a["bf_interval"]; self.bf_window = a["bf_window"]
+        self.bf_res = a["bf_resolution"]; self.max_test = a["bf_max_job_test"]
+        self.max_user = a["bf_max_job_user"]; self.depth = a["default_queue_depth"]
+        self.otl = a["over_time_limit"]
+        self.ncpu = self._in(a["ncpu"]); self.nmem = self._in(a["nmem"]); self.ngpu = self._in(a["ngpu"])
+        self.ngt = self._in(a["ngt"]); self.nweight = self._in(a["nweight"])
+        cdef i64 s, i, n = self.n, N = self.N
+        self.fcpu = self._in(a["ncpu"].copy()); self.fmem = self._in(a["nmem"].copy())
+        self.fgpu = self._in(a["ngpu"].copy())
+        # a node holds at most one job per CPU (every job takes at least one CPU per node)
+        off = np.zeros(N + 1, dtype=np.int64)
+        off[1:] = np.cumsum(a["ncpu"])
+        self.run_off = self._in(off); self.run_cnt = self._zeros(N); self.run_list = self._zeros(int(off[N]) + 1)
+        self.stamp = self._zeros(N); self.nchg = 0
+        self.pn_off = self._in(a["pn_off"]); self.pn_list = self._in(a["pn_list"]); self.local = self._in(a["local"])
+        self.ptier = self._in(a["ptier"]); self.overlap = self._in(a["overlap"])
+        self.part_pending = self._zeros(self.P)
+        self.sub = self._in(a["sub"])
+        self.rt = self._in(a["rt"])
+        self.nn = self._in(a["nn"])
+        self.cpn = self._in(a["cpn"])
+        self.mpn = self._in(a["mpn"])
+        self.gpn = self._in(a["gpn"])
+        self.jgt = self._in(a["jgt"])
+        self.user = self._in(a["user"])
+        self.ent_off = self._in(a["ent_off"])
+        self.order = self._in(a["order"])
+        self.reject = self._in(a["reject"])
+        self.init_reason = self._in(a["init_reason"])
+        self.ejob = self._in(a["ejob"])
+        self.epart = self._in(a["epart"])
+        self.erank = self._in(a["erank"])
+        self.etl = self._in(a["etl"])
+        self.eshape = self._in(a["eshape"])
+        self.estatic = self._in(a["estatic"])
+        self.eexcl = self._in(a["eexcl"])
+        self.rank_entry = self._in(a["rank_entry"])
+        self.sp = self._in(a["sp"])
+        self.sc = self._in(a["sc"])
+        self.sm = self._in(a["sm"])
+        self.sg = self._in(a["sg"])
+        self.sgt = self._in(a["sgt"])
+        self.sx = self._in(a["sx"])
+        self.efail = self._in(np.full(self.n_ent, -1, dtype=np.int64))
+        self.c_raw = <i64**>malloc(max(self.n_shapes, 1) * sizeof(i64*))
+        self.c_ord = <i64**>malloc(max(self.n_shapes, 1) * sizeof(i64*))
+        for s in range(self.n_shapes):
+            self.c_raw[s] = NULL
+            self.c_ord[s] = NULL
+        self.c_synced = self._zeros(self.n_shapes)
+        self.n_cached = 0
+        self.state_a = np.zeros(n, dtype=np.int64); self.state = _ptr(self.state_a)
+        self.start_a = np.full(n, -1, dtype=np.int64); self.start_t = _ptr(self.start_a)
+        self.end_a = np.full(n, -1, dtype=np.int64); self.end_t = _ptr(self.end_a)
+        self.ran_a = np.full(n, -1, dtype=np.int64); self.ran_e = _ptr(self.ran_a)
+        self.limit_a = np.zeros(n, dtype=np.int64); self.limit_used = _ptr(self.limit_a)
+        self.endst_a = np.zeros(n, dtype=np.int64); self.end_code = _ptr(self.endst_a)
+        self.by_a = np.zeros(n, dtype=np.int64); self.started_by = _ptr(self.by_a)
+        self.reason_a = np.zeros(n, dtype=np.int64); self.reason = _ptr(self.reason_a)
+        self.reason_t_a = np.zeros(n, dtype=np.int64); self.reason_t = _ptr(self.reason_t_a)
+        self.alloc_off_a = np.zeros(n + 1, dtype=np.int64); self.alloc_off = _ptr(self.alloc_off_a)
+        self.alloc_nodes_a = np.zeros(int(np.sum(a["nn"])) + 1, dtype=np.int64)
+        self.alloc_nodes = _ptr(self.alloc_nodes_a)
+        self.n_alloc = 0
+        self.acpu_a = np.zeros(n, dtype=np.int64); self.alloc_cpus = _ptr(self.acpu_a)
+        self.agpu_a = np.zeros(n, dtype=np.int64); self.alloc_gpus = _ptr(self.agpu_a)
+        self.acc_a = np.zeros(self.R * n + 1, dtype=np.int64); self.acc = _ptr(self.acc_a)
+        self.used_a = np.zeros(self.R, dtype=np.int64); self.rused = _ptr(self.used_a)
+        self.run_excl = self._zeros(n)
+        self.queue = self._zeros(self.n_ent + 1); self.qlen = 0
+        self.started = self._zeros(n + 1); self.n_started = 0
+        self.h_t = self._zeros(2 * n + 1); self.h_k = self._zeros(2 * n + 1)
+        self.h_s = self._zeros(2 * n + 1); self.h_j = self._zeros(2 * n + 1)
+        self.hlen = 0; self.seq = 0
+        self.blocked_part = self._zeros(self.P); self.tainted = self._zeros(self.P)
+        self.blocked_node = self._zeros(N); self.bnodes = self._zeros(N); self.cand = self._zeros(N)
+        self.chosen = self._zeros(N); self.feas = self._zeros(N)
+        self.res_s = <i64**>malloc(N * sizeof(i64*))
+        self.res_e = <i64**>malloc(N * sizeof(i64*))
+        for i in range(N):
+            self.res_s[i] = NULL
+            self.res_e[i] = NULL
+        self.res_n = self._zeros(N); self.res_cap = self._zeros(N); self.res_touched = self._zeros(N)
+        self.n_touched = 0
+        self.seen = self._in(np.full(n, -1, dtype=np.int64)); self.ucnt = self._zeros(self.U + 1)
+        self.deferred = self._zeros(n + 1); self.sel_a = self._zeros(N); self.sel_b = self._zeros(N)
+        self.ev_cap = 4 * N + 16
+        self.ev = <i64*>malloc(self.ev_cap * sizeof(i64))
+        self.pass_id = 0
+
+    def __dealloc__(self):
+        cdef i64 s, i
+        if self.c_raw != NULL:
+            for s in range(self.n_shapes):
+                free(self.c_raw[s])
+                free(self.c_ord[s])
+            free(self.c_raw)
+            free(self.c_ord)
+        if self.res_s != NULL:
+            for i in range(self.N):
+                free(self.res_s[i])
+                free(self.res_e[i])
+            free(self.res_s)
+            free(self.res_e)
+        free(self.ev)
+
+    cdef i64* _in(self, object arr):
+        arr = np.ascontiguousarray(arr, dtype=np.int64)
+        if len(arr) == 0:
+            arr = np.zeros(1, dtype=np.int64)
+        self.keep.append(arr)
+        return _ptr(arr)
+
+    cdef i64* _zeros(self, i64 size):
+        return self._in(np.zeros(max(size, 1), dtype=np.int64))
+
+    # ------------------------------------------------------------ reasons
+
+    cdef inline void set_reason(self, i64 j, i64 r, i64 now) noexcept:
+        cdef i64 old = self.reason[j]
+        if old != r:
+            self.acc[old * self.n + j] += now - self.reason_t[j]
+            self.rused[old] = 1
+            self.reason[j] = r
+            self.reason_t[j] = now
+
+    # ------------------------------------------------------------ heap of ends and overrun marks
+
+    cdef inline bint h_less(self, i64 a, i64 b) noexcept:
+        if self.h_t[a] != self.h_t[b]:
+            return self.h_t[a] < self.h_t[b]
+        if self.h_k[a] != self.h_k[b]:
+            return self.h_k[a] < self.h_k[b]
+        return self.h_s[a] < self.h_s[b]
+
+    cdef inline void h_swap(self, i64 a, i64 b) noexcept:
+        self.h_t[a], self.h_t[b] = self.h_t[b], self.h_t[a]
+        self.h_k[a], self.h_k[b] = self.h_k[b], self.h_k[a]
+        self.h_s[a], self.h_s[b] = self.h_s[b], self.h_s[a]
+        self.h_j[a], self.h_j[b] = self.h_j[b], self.h_j[a]
+
+    cdef void h_push(self, i64 t, i64 kind, i64 s, i64 j) noexcept:
+        cdef i64 k = self.hlen, parent
+        self.hlen += 1
+        self.h_t[k] = t; self.h_k[k] = kind; self.h_s[k] = s; self.h_j[k] = j
+        while k > 0:
+            parent = (k - 1) >> 1
+            if not self.h_less(k, parent):
+                break
+            self.h_swap(k, parent)
+            k = parent
+
+    cdef void h_pop(self) noexcept:
+        cdef i64 k = 0, c, last
+        self.hlen -= 1
+        last = self.hlen
+        if last == 0:
+            return
+        self.h_t[0] = self.h_t[last]; self.h_k[0] = self.h_k[last]
+        self.h_s[0] = self.h_s[last]; self.h_j[0] = self.h_j[last]
+        while True:
+            c = 2 * k + 1
+            if c >= last:
+                break
+            if c + 1 < last and self.h_less(c + 1, c):
+                c += 1
+            if not self.h_less(c, k):
+                break
+            self.h_swap(k, c)
+            k = c
+
+    # ------------------------------------------------------------ nodes
+
+    cdef inline bint could_ever_fit(self, i64 i, i64 c, i64 m, i64 g, i64 gt) noexcept:
+        return ((gt == 0 or self.ngt[i] == gt) and self.ncpu[i] >= c and self.nmem[i] >= m
+                and self.ngpu[i] >= g)
+
+    cdef inline bint fits(self, i64 i, i64 c, i64 m, i64 g, i64 gt, i64 ex) noexcept:
+        if gt != 0 and self.ngt[i] != gt:
+            return False
+        if ex:
+            return self.run_cnt[i] == 0 and self.ncpu[i] >= c and self.nmem[i] >= m and self.ngpu[i] >= g
+        return self.fcpu[i] >= c and self.fmem[i] >= m and self.fgpu[i] >= g
+
+    cdef inline bint sel_before(self, i64 a, i64 b) noexcept:
+        """nodes.select's multi-node order: Weight, free CPUs, node."""
+        if self.nweight[a] != self.nweight[b]:
+            return self.nweight[a] < self.nweight[b]
+        if self.fcpu[a] != self.fcpu[b]:
+            return self.fcpu[a] < self.fcpu[b]
+        return a < b
+
+    cdef i64 select(self, i64* cands, i64 nc, i64 n, i64 c, i64 m, i64 g, i64 gt, i64 ex, i64* out) noexcept:
+        """nodes.select: n nodes of `cands` (in Weight order) into out; returns n, or -1."""
+        cdef i64 k, i, best = -1, best_key = 0, level = 0, have_level = 0, nf = 0, x, y
+        if n == 1:
+            for k in range(nc):
+                i = cands[k]
+                if have_level and self.nweight[i] != level:
+                    break
+                if not self.fits(i, c, m, g, gt, ex):
+                    continue
+                if best < 0 or self.fcpu[i] < best_key:
+                    best = i
+                    best_key = self.fcpu[i]
+                    level = self.nweight[i]
+                    have_level = 1
+            if best < 0:
+                return -1
+            out[0] = best
+            return 1
+        for k in range(nc):
+            i = cands[k]
+            if self.fits(i, c, m, g, gt, ex):
+                self.feas[nf] = i
+                nf += 1
+        if nf < n:
+            return -1
+        for x in range(1, nf):          # insertion sort: candidate lists are short
+            i = self.feas[x]
+            y = x - 1
+            while y >= 0 and self.sel_before(i, self.feas[y]):
+                self.feas[y + 1] = self.feas[y]
+                y -= 1
+            self.feas[y + 1] = i
+        for k in range(n):
+            out[k] = self.feas[k]
+        return n
+
+    cdef void touch(self, i64* nodes, i64 k) noexcept:
+        cdef i64 x
+        for x in range(k):
+            self.nchg += 1
+            self.stamp[nodes[x]] = self.nchg
+
+    # ------------------------------------------------------------ events
+
+    cdef void submit(self, i64 j, i64 now) noexcept:
+        cdef i64 e, r, pos, lo, hi, mid
+        if self.reject[j]:
+            self.state[j] = REJECTED
+            self.end_code[j] = END_REJECTED
+            return
+        self.state[j] = PENDING
+        self.reason_t[j] = now
+        self.reason[j] = self.init_reason[j]
+        self.n_pending += 1
+        for e in range(self.ent_off[j], self.ent_off[j + 1]):
+            r = self.erank[e]
+            lo = 0
+            hi = self.qlen
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if self.queue[mid] < r:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            memmove(&self.queue[lo + 1], &self.queue[lo], (self.qlen - lo) * sizeof(i64))
+            self.queue[lo] = r
+            self.qlen += 1
+            self.part_pending[self.epart[e]] += 1
+
+    cdef void start(self, i64 j, i64 e, i64* chosen, i64 k, i64 now, i64 by) noexcept:
+        cdef i64 x, i, cc, mm, gg, cpus = 0, gpus = 0, L, run, kill, end, end_seq
+        cdef i64 ex = self.eexcl[e]
+        for x in range(k):
+            i = chosen[x]
+            if ex:
+                cc = self.ncpu[i]; mm = self.nmem[i]; gg = self.ngpu[i]
+            else:
+                cc = self.cpn[j]; mm = self.mpn[j]; gg = self.gpn[j]
+            self.fcpu[i] -= cc
+            self.fmem[i] -= mm
+            self.fgpu[i] -= gg
+            self.run_list[self.run_off[i] + self.run_cnt[i]] = j
+            self.run_cnt[i] += 1
+            cpus += cc
+            gpus += gg
+            self.alloc_nodes[self.n_alloc + x] = i
+        self.alloc_off[j] = self.n_alloc
+        self.n_alloc += k
+        self.alloc_cpus[j] = cpus
+        self.alloc_gpus[j] = gpus
+        self.run_excl[j] = ex
+        self.state[j] = RUNNING
+        self.n_pending -= 1
+        for x in range(self.ent_off[j], self.ent_off[j + 1]):
+            self.part_pending[self.epart[x]] -= 1
+        self.started[self.n_started] = j
+        self.n_started += 1
+        self.start_t[j] = now
+        self.ran_e[j] = e
+        self.started_by[j] = by
+        self.set_reason(j, R_NONE, now)
+        L = self.etl[e]
+        self.limit_used[j] = L
+        run = self.rt[j]
+        kill = now + L + self.otl
+        if now + run <= kill:
+            end = now + run
+            self.end_code[j] = END_COMPLETED
+        else:
+            end = (kill + TIMEOUT_CHECK - 1) // TIMEOUT_CHECK * TIMEOUT_CHECK
+            self.end_code[j] = END_TIMEOUT
+        self.end_t[j] = end
+        self.seq += 1
+        self.h_push(end, 0, self.seq, j)
+        if end > now + L:
+            self.seq += 1
+            self.h_push(now + L, 1, self.seq, j)
+        if by == BY_MAIN:
+            self.dirty_bf = 1
+        else:
+            self.dirty_main = 1
+        self.touch(chosen, k)
+
+    cdef void end(self, i64 j, i64 now) noexcept:
+        cdef i64 x, i, y, cc, mm, gg, k = self.nn[j], off = self.alloc_off[j], base
+        cdef i64 ex = self.run_excl[j]
+        for x in range(k):
+            i = self.alloc_nodes[off + x]
+            if ex:
+                cc = self.ncpu[i]; mm = self.nmem[i]; gg = self.ngpu[i]
+            else:
+                cc = self.cpn[j]; mm = self.mpn[j]; gg = self.gpn[j]
+            self.fcpu[i] += cc
+            self.fmem[i] += mm
+            self.fgpu[i] += gg
+            base = self.run_off[i]
+            for y in range(self.run_cnt[i]):
+                if self.run_list[base + y] == j:
+                    self.run_cnt[i] -= 1
+                    self.run_list[base + y] = self.run_list[base + self.run_cnt[i]]
+                    break
+        self.state[j] = DONE
+        if now > self.start_t[j] + self.limit_used[j]:
+            self.overrunning -= 1
+        self.epoch += 1
+        self.dirty_main = 1
+        self.dirty_bf = 1
+        self.touch(&self.alloc_nodes[off], k)
+
+    cdef void drop_started(self) noexcept:
+        cdef i64 x, j, e, r, lo, hi, mid
+        for x in range(self.n_started):
+            j = self.started[x]
+            for e in range(self.ent_off[j], self.ent_off[j + 1]):
+                r = self.erank[e]
+                lo = 0
+                hi = self.qlen
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if self.queue[mid] < r:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                memmove(&self.queue[lo], &self.queue[lo + 1], (self.qlen - lo - 1) * sizeof(i64))
+                self.qlen -= 1
+        self.n_started = 0
+
+    # ------------------------------------------------------------ main scheduler
+
+    cdef void main_pass(self, i64 now, bint full) noexcept:
+        cdef i64 depth = NEVER if full else self.depth
+        cdef i64 examined = 0, n_blocked = 0, live = 0, q, e, j, p, r, k, nc, x, i, a, b
+        cdef i64 n_bnodes = 0
+        self.passes_main += 1
+        for p in range(self.P):
+            self.blocked_part[p] = 0
+            self.tainted[p] = 0
+            if self.part_pending[p]:
+                live += 1
+        for q in range(self.qlen):
+            e = self.rank_entry[self.queue[q]]
+            j = self.ejob[e]
+            if self.state[j] != PENDING:
+                continue
+            if self.estatic[e] >= 0:
+                self.set_reason(j, self.estatic[e], now)
+                continue
+            examined += 1
+            if examined > depth:
+                break
+            p = self.epart[e]
+            if self.blocked_part[p]:
+                if n_blocked >= live:
+                    examined = 0
+                    break
+                r = self.reason[j]
+                if r == R_NONE or r == R_RESOURCES:
+                    self.set_reason(j, R_PRIORITY, now)
+                continue
+            k = -1
+            a = self.pn_off[p]
+            b = self.pn_off[p + 1]
+            if self.tainted[p]:
+                nc = 0
+                for x in range(a, b):
+                    i = self.pn_list[x]
+                    if not self.blocked_node[i]:
+                        self.cand[nc] = i
+                        nc += 1
+                k = self.select(self.cand, nc, self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j],
+                                self.jgt[j], self.eexcl[e], self.chosen)
+            elif self.efail[e] != self.epoch:
+                k = self.select(&self.pn_list[a], b - a, self.nn[j], self.cpn[j], self.mpn[j], self.gpn[j],
+                                self.jgt[j], self.eexcl[e], self.chosen)
+                if k < 0:
+                    self.efail[e] = self.epoch
+            if k < 0:
+                self.set_reason(j, R_RESOURCES, now)
+                self.blocked_part[p] = 1
+                n_blocked += 1
+                for x in range(a, b):
+                    i = self.pn_list[x]
+                    if not self.blocked_node[i]:
+                        self.blocked_node[i] = 1
+                        self.bnodes[n_bnodes] = i
+                        n_bnodes += 1
+                for x in range(self.P):
+                    if self.overlap[p * self.P + x]:
+                        self.tainted[x] = 1
+                continue
+            self.start(j, e, self.chosen, k, now, BY_MAIN)
+        for x in range(n_bnodes):
+            self.blocked_node[self.bnodes[x]] = 0
+        if examined <= depth:
+            self.dirty_main = 0
+
+    # ------------------------------------------------------------ backfill: per-shape node orders
+
+    cdef i64 raw_time(self, i64 i, i64 s) noexcept:
+        """-1: shape s fits on node i now; else the planned end after which it fits; NEVER."""
+        cdef i64 c = self.sc[s], m = self.sm[s], g = self.sg[s], gt = self.sgt[s]
+        cdef i64 x, y, jj, base, cnt, best, fc, fm, fg, t, pe, lo
+        if not self.could_ever_fit(i, c, m, g, gt):
+            return NEVER
+        base = self.run_off[i]
+        cnt = self.run_cnt[i]
+        if self.sx[s]:
+            if cnt == 0:
+                return -1
+            best = -1
+            for x in range(cnt):
+                jj = self.run_list[base + x]
+                t = self.start_t[jj] + self.limit_used[jj]
+                if t > best:
+                    best = t
+            return best
+        fc = self.fcpu[i]
+        fm = self.fmem[i]
+        fg = self.fgpu[i]
+        if fc >= c and fm >= m and fg >= g:
+            return -1
+        # add releases in planned-end order; the answer is the end at which it first fits
+        lo = -1
+        while True:
+            pe = NEVER
+            for x in range(cnt):
+                jj = self.run_list[base + x]
+                t = self.start_t[jj] + self.limit_used[jj]
+                if t > lo and t < pe:
+                    pe = t
+            if pe == NEVER:
+                return NEVER
+            for x in range(cnt):
+                jj = self.run_list[base + x]
+                if self.start_t[jj] + self.limit_used[jj] == pe:
+                    if self.run_excl[jj]:
+                        fc += self.ncpu[i]; fm += self.nmem[i]; fg += self.ngpu[i]
+                    else:
+                        fc += self.cpn[jj]; fm += self.mpn[jj]; fg += self.gpn[jj]
+            if fc >= c and fm >= m and fg >= g:
+                return pe
+            lo = pe
+
+    cdef i64* shape_order(self, i64 s) noexcept:
+        """Nodes of shape s's partition as (raw, node) pairs sorted, brought up to date."""
+        cdef i64 p = self.sp[s], a = self.pn_off[p], size = self.pn_off[p + 1] - a, x, y, i, r, ni
+        cdef i64* raw = self.c_raw[s]
+        cdef i64* order
+        if raw == NULL:
+            if self.n_cached >= MAX_CACHED_SHAPES:
+                for x in range(self.n_shapes):
+                    free(self.c_raw[x]); self.c_raw[x] = NULL
+                    free(self.c_ord[x]); self.c_ord[x] = NULL
+                self.n_cached = 0
+            self.n_cached += 1
+            raw = self.c_raw[s] = <i64*>malloc(size * sizeof(i64))
+            order = self.c_ord[s] = <i64*>malloc(2 * size * sizeof(i64))
+            for x in range(size):
+                i = self.pn_list[a + x]
+                raw[x] = self.raw_time(i, s)
+                order[2 * x] = raw[x]
+                order[2 * x + 1] = i
+            self.sort_pairs(order, size)
+            self.c_synced[s] = self.nchg
+            return order
+        order = self.c_ord[s]
+        if self.c_synced[s] == self.nchg:
+            return order
+        cdef i64 synced = self.c_synced[s]
+        cdef bint changed = False
+        for x in range(size):
+            i = self.pn_list[a + x]
+            if self.stamp[i] > synced:
+                r = self.raw_time(i, s)
+                if r != raw[x]:
+                    raw[x] = r
+                    changed = True
+        if changed:
+            for x in range(size):
+                order[2 * x] = raw[self.local[p * self.N + order[2 * x + 1]]]
+            self.sort_pairs(order, size)
+        self.c_synced[s] = self.nchg
+        return order
+
+    cdef void sort_pairs(self, i64* order, i64 size) noexcept:
+        """Insertion sort of (raw, node) pairs: after a change few are out of place."""
+        cdef i64 x, y, r, i
+        for x in range(1, size):
+            r = order[2 * x]
+            i = order[2 * x + 1]
+            y = x - 1
+            while y >= 0 and (order[2 * y] > r or (order[2 * y] == r and order[2 * y + 1] > i)):
+                order[2 * y + 2] = order[2 * y]
+                order[2 * y + 3] = order[2 * y + 1]
+                y -= 1
+            order[2 * y + 2] = r
+            order[2 * y + 3] = i
+
+    # ------------------------------------------------------------ backfill: reservations
+
+    cdef inline i64 clear(self, i64 i, i64 t, i64 length) noexcept:
+        """Earliest time >= t at which node i is unreserved for `length` seconds."""
+        cdef i64 x, n = self.res_n[i]
+        cdef i64* s = self.res_s[i]
+        cdef i64* e = self.res_e[i]
+        for x in range(n):
+            if e[x] <= t:
+                continue
+            if s[x] >= t + length:
+                break
+            t = e[x]
+        return t
+
+    cdef void reserve(self, i64 i, i64 s, i64 e) noexcept:
+        cdef i64 n = self.res_n[i], x
+        if n == 0:
+            self.res_touched[self.n_touched] = i
+            self.n_touched += 1
+        if n == self.res_cap[i]:
+            self.res_cap[i] = 2 * n + 4
+            self.res_s[i] = <i64*>realloc(self.res_s[i], self.res_cap[i] * sizeof(i64))
+            self.res_e[i] = <i64*>realloc(self.res_e[i], self.res_cap[i] * sizeof(i64))
+        cdef i64* rs = self.res_s[i]
+        cdef i64* re = self.res_e[i]
+        x = n
+        while x > 0 and (rs[x - 1] > s or (rs[x - 1] == s and re[x - 1] > e)):
+            rs[x] = rs[x - 1]
+            re[x] = re[x - 1]
+            x -= 1
+        rs[x] = s
+        re[x] = e
+        self.res_n[i] = n + 1
+
+    # ------------------------------------------------------------ backfill: searches
+
+    cdef inline i64 avail(self, i64 raw, i64 now) noexcept:
+        if raw > now:
+            return raw
+        return now if raw < 0 else now + 1
+
+    cdef i64 earliest(self, i64 j, i64 e, i64 now, i64 horizon, i64* sel, i64* nsel) noexcept:
+        cdef i64* order = self.shape_order(self.eshape[e])
+        cdef i64 p = self.epart[e], size = self.pn_off[p + 1] - self.pn_off[p]
+        cdef i64 n = self.nn[j], L = self.etl[e], x, a, t, i, best_t = NEVER, best = -1
+        nsel[0] = 0
+        if n == 1:
+            for x in range(size):
+                a = self.avail(order[2 * x], now)
+                if a >= best_t or a >= horizon:
+                    break
+                i = order[2 * x + 1]
+                t = self.clear(i, a, L) if self.res_n[i] else a
+                if t < best_t:
+                    best_t = t
+                    best = i
+                    if t == now:
+                        break
+            if best >= 0:
+                sel[0] = best
+                nsel[0] = 1
+            return best_t
+        return self.earliest_multi(order, size, n, L, now, horizon, sel, nsel)
+
+    cdef i64 earliest_multi(self, i64* order, i64 size, i64 n, i64 L, i64 now, i64 horizon,
+                            i64* sel, i64* nsel) noexcept:
+        """Backfill._earliest_multi: a sweep over the windows each node could start the job in."""
+        cdef i64 x, y, a, t, i, nev = 0, open_from = 0, stop = horizon, count = 0, need, k
+        cdef i64* rs
+        cdef i64* re
+        for x in range(size):
+            a = self.avail(order[2 * x], now)
+            if a >= stop:
+                break
+            i = order[2 * x + 1]
+            need = nev + 2 * self.res_n[i] + 1
+            if need > self.ev_cap:
+                self.ev_cap = 2 * need
+                self.ev = <i64*>realloc(self.ev, self.ev_cap * sizeof(i64))
+            t = a
+            rs = self.res_s[i]
+            re = self.res_e[i]
+            for y in range(self.res_n[i]):
+                if re[y] <= t:
+                    continue
+                if rs[y] >= t + L:
+                    self.ev[nev] = 2 * t + 1
+                    self.ev[nev + 1] = 2 * (rs[y] - L + 1)
+                    nev += 2
+                t = re[y]
+            self.ev[nev] = 2 * t + 1
+            nev += 1
+            if t == a:
+                open_from += 1
+                if open_from == n:
+                    stop = a
+        if nev < n:
+            return NEVER
+        qsort(self.ev, nev, sizeof(i64), _cmp_i64)
+        for x in range(nev):
+            if self.ev[x] & 1:
+                count += 1
+                if count >= n:
+                    t = self.ev[x] >> 1
+                    if t >= horizon:
+                        return NEVER
+                    k = 0
+                    for y in range(size):
+                        a = self.avail(order[2 * y], now)
+                        if a > t:
+                            break
+                        i = order[2 * y + 1]
+                        if self.res_n[i] == 0 or self.clear(i, t, L) == t:
+                            sel[k] = i
+                            k += 1
+                    nsel[0] = k
+                    return t
+            else:
+                count -= 1
+        return NEVER
+
+    cdef bint fits_now(self, i64 j) noexcept:
+        cdef i64 e, p, n = self.nn[j]
+        cdef i64* order
+        for e in range(self.ent_off[j], self.ent_off[j + 1]):
+            if self.estatic[e] >= 0:
+                continue
+            p = self.epart[e]
+            if self.pn_off[p + 1] - self.pn_off[p] < n:
+                continue
+            order = self.shape_order(self.eshape[e])
+            if order[2 * (n - 1)] < 0:
+                return True
+        return False
+
+    cdef void plan(self, i64 j, i64 now, i64 horizon):
+        """Backfill._plan: start j now, or reserve its nodes from its earliest start."""
+        cdef i64 e, t, best_t = NEVER, best_e = -1, nbest = 0, ncur = 0, L, end, x, y, i, k
+        cdef i64* best_sel = self.sel_a
+        cdef i64* cur = self.sel_b
+        cdef i64* tmp
+        for e in range(self.ent_off[j], self.ent_off[j + 1]):
+            if self.estatic[e] >= 0:
+                continue
+            t = self.earliest(j, e, now, horizon, cur, &ncur)
+            if best_e < 0 or t < best_t:     # the first partition listed wins ties
+                best_t = t
+                best_e = e
+                nbest = ncur
+                tmp = best_sel; best_sel = cur; cur = tmp
+        if best_t == now:
+            k = self.choose_now(j, best_e, now)
+            self.start(j, best_e, self.chosen, k, now, BY_BACKFILL)
+        elif best_t < horizon:
+            L = self.etl[best_e]
+            end = (best_t + L + self.bf_res - 1) // self.bf_res * self.bf_res
+            if nbest > self.nn[j]:
+                for x in range(1, nbest):     # by (Weight, node)
+                    i = best_sel[x]
+                    y = x - 1
+                    while y >= 0 and (self.nweight[best_sel[y]] > self.nweight[i] or
+                                      (self.nweight[best_sel[y]] == self.nweight[i] and best_sel[y] > i)):
+                        best_sel[y + 1] = best_sel[y]
+                        y -= 1
+                    best_sel[y + 1] = i
+                nbest = self.nn[j]
+            for x in range(nbest):
+                self.reserve(best_sel[x], best_t, end)
+
+    cdef i64 choose_now(self, i64 j, i64 e, i64 now):
+        """Backfill._choose_now: the main scheduler's node choice among unreserved nodes that fit now."""
+        cdef i64 s = self.eshape[e], p = self.epart[e], L = self.etl[e], a = self.pn_off[p], x, i, nc = 0
+        cdef i64* raw
+        self.shape_order(s)
+        raw = self.c_raw[s]
+        for x in range(self.pn_off[p + 1] - a):
+            if raw[x] < 0:
+                i = self.pn_list[a + x]
+                if self.res_n[i] == 0 or self.clear(i, now, L) == now:
+                    self.cand[nc] = i
+                    nc += 1
+        k = self.select(self.cand, nc, self.nn[j], self.sc[s], self.sm[s], self.sg[s], self.sgt[s], self.sx[s],
+                        self.chosen)
+        if k < 0:
+            raise AssertionError(f"backfill planned job {j} now but no nodes fit")
+        return k
+
+    cdef void backfill(self, i64 now):
+        cdef i64 horizon = now + self.bf_window, x, q, e, j, u, tested = 0, nd = 0, usable
+        cdef bint first = True
+        self.pass_id += 1
+        for x in range(self.n_touched):
+            self.res_n[self.res_touched[x]] = 0
+        self.n_touched = 0
+        if self.max_user:
+            for x in range(self.U + 1):
+                self.ucnt[x] = 0
+        for q in range(self.qlen):
+            e = self.rank_entry[self.queue[q]]
+            j = self.ejob[e]
+            if self.state[j] != PENDING or self.seen[j] == self.pass_id:
+                continue
+            self.seen[j] = self.pass_id
+            usable = 0
+            for x in range(self.ent_off[j], self.ent_off[j + 1]):
+                if self.estatic[x] < 0:
+                    usable += 1
+            if usable == 0:
+                continue
+            if tested >= self.max_test:
+                break
+            if self.max_user:
+                u = self.user[j]
+                if self.ucnt[u] >= self.max_user:
+                    continue
+                self.ucnt[u] += 1
+            tested += 1
+            if first:
+                self.plan(j, now, horizon)
+                first = False
+            elif not self.fits_now(j):
+                self.deferred[nd] = j
+                nd += 1
+            else:
+                for x in range(nd):
+                    self.plan(self.deferred[x], now, horizon)
+                nd = 0
+                self.plan(j, now, horizon)
+
+    # ------------------------------------------------------------ loop
+
+    def run(self):
+        """Engine.run: ends, submissions, main passes and backfill passes in the engine's order."""
+        cdef i64 n = self.n, cursor = 0, si = self.si, bi = self.bi, ns = 0, nb, now = 0, t
+        cdef i64 t_sub, t_evt, te, t_real, j, kind, x
+        cdef bint happened, bf_dirty
+        nb = 0 if bi else NEVER
+        while True:
+            t_sub = self.sub[self.order[cursor]] if cursor < n else NEVER
+            t_evt = self.h_t[0] if self.hlen else NEVER
+            te = t_sub if t_sub < t_evt else t_evt
+            bf_dirty = bi != 0 and (self.dirty_bf or self.overrunning > 0)
+            if te == NEVER and not self.dirty_main and not bf_dirty:
+                break
+            t_real = te
+            if self.dirty_main and ns < t_real:
+                t_real = ns
+            if bf_dirty and nb < t_real:
+                t_real = nb
+            if not self.dirty_main and ns < t_real:
+                ns = (t_real + si - 1) // si * si
+            if bi and not bf_dirty and nb < t_real:
+                nb = (t_real + bi - 1) // bi * bi
+            t = te
+            if ns < t:
+                t = ns
+            if nb < t:
+                t = nb
+            now = t
+            happened = False
+            while self.hlen and self.h_t[0] == t:
+                kind = self.h_k[0]
+                j = self.h_j[0]
+                self.h_pop()
+                if kind == 0:
+                    self.end(j, t)
+                    happened = True
+                else:
+                    self.overrunning += 1
+            while cursor < n and self.sub[self.order[cursor]] == t:
+                self.submit(self.order[cursor], t)
+                cursor += 1
+                happened = True
+                self.dirty_main = 1
+                self.dirty_bf = 1
+            if t == ns:
+                self.main_pass(t, True)
+                ns += si
+            elif happened and self.n_pending:
+                self.main_pass(t, False)
+            self.drop_started()
+            if t == nb:
+                if self.n_pending:
+                    self.backfill(t)
+                    self.passes_bf += 1
+                    self.drop_started()
+                self.dirty_bf = 0
+                nb += bi
+        self.t_end = 0
+        for j in range(n):
+            if self.end_t[j] > self.t_end:
+                self.t_end = self.end_t[j]
+        if n and self.sub[self.order[n - 1]] > self.t_end:
+            self.t_end = self.sub[self.order[n - 1]]
+        for j in range(n):
+            if self.state[j] == PENDING:     # close the open pending interval, keep the reason
+                x = self.reason[j]
+                if self.t_end < self.reason_t[j]:
+                    self.reason_t[j] = self.t_end
+                self.set_reason(j, R_NONE, self.t_end)
+                self.reason[j] = x

@@ -1,0 +1,176 @@
+"""The compiled engine (simcore._kernel): when it applies, its inputs, and its outputs as the engine's.
+
+Why a second engine: a run of the pure-Python engine costs interpreter overhead on every queue
+entry and node (docs/performance.md); the compiled kernel runs the same algorithm over flat C
+arrays. It covers FIFO + backfill scenarios: no QOS or association limit of any kind, no
+preemption, priorities fixed at submit (priority/basic, or multifactor without age or fairshare),
+no job dependencies. Everything else runs in the Python engine, which stays the reference:
+tests/test_kernel.py checks that both give identical per-job output.
+
+The work that depends only on the job and the configuration (admission, static pending reasons,
+the queue order, request shapes, time limits) is done here with the Python engine's own methods.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simcore.engine import BACKFILL, COMPLETED, MAIN, TIMEOUT, UNLIMITED_TIME
+
+if TYPE_CHECKING:
+    from simcore.engine import Engine
+
+try:
+    from simcore import _kernel
+except ImportError:          # not built (no C compiler at install): the Python engine runs everything
+    _kernel = None
+
+AVAILABLE = _kernel is not None
+BASE_REASONS = ("None", "Priority", "Resources")     # codes 0, 1, 2 in the kernel
+END_STATES = ("", COMPLETED, TIMEOUT, "REJECTED")
+STARTED_BY = ("", MAIN, BACKFILL)
+
+
+def supported(e: "Engine") -> bool:
+    """Whether the kernel reproduces this run: only what it implements is configured."""
+    return (AVAILABLE and e.skip_unchanged and not e.limits.configured and not e.preempt.enabled
+            and not e.priority.dynamic and not e.dependents)
+
+
+def run(e: "Engine") -> None:
+    """Engine.run in the kernel; fills the engine's per-job state so job_columns() works unchanged."""
+    a, reasons = _inputs(e)
+    k = _kernel.Kernel(a)
+    k.run()
+    _outputs(e, k, a, reasons)
+
+
+def _time_limits(e: "Engine", jobs: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """Engine.time_limit for each (job, partition) pair."""
+    tl = np.asarray(e.tl, dtype=np.int64)[jobs]
+    fallback = np.array([d if d is not None else (m if m is not None else UNLIMITED_TIME)
+                         for d, m in zip(e.pdeft, e.pmaxt)], dtype=np.int64)
+    return np.where(tl > 0, tl, fallback[parts]) if len(parts) else tl
+
+
+def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[list, np.ndarray, np.ndarray]:
+    """Per job: its queue entries (k, partition, static reason code or -1) as Engine._submit
+    admits them, whether it is rejected at submit, and its reason until a scheduler reaches it."""
+    n = e.n
+    enforce = e.sp.enforce_part_limits
+    cache: dict[tuple, tuple] = {}
+    out: list[list[tuple[int, int, int]]] = []
+    reject = np.zeros(n, dtype=np.int64)
+    init = np.full(n, reasons["Priority"], dtype=np.int64)
+    cols = zip(e.account, e.tl, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jparts)
+    for j, (acct, tl, nn, c, m, g, gt, jparts) in enumerate(cols):
+        key = (acct, tl, nn, c, m, g, gt, tuple(jparts))
+        known = cache.get(key)
+        if known is None:       # both checks depend on exactly these fields of the job
+            entries, limit_fail = [], 0
+            for k, p in enumerate(jparts):
+                if not e._admissible(j, p):
+                    continue
+                reason, is_limit = e._static_reason(j, p)
+                limit_fail += is_limit
+                entries.append((k, p, -1 if reason is None else reasons.setdefault(reason, len(reasons))))
+            rejected = (not entries or (enforce == "ALL" and limit_fail)
+                        or (enforce == "ANY" and limit_fail == len(entries)))
+            known = cache[key] = (entries, rejected)
+        entries, rejected = known
+        if rejected:
+            reject[j] = 1
+            out.append([])
+            continue
+        out.append(entries)
+        if all(r >= 0 for _, _, r in entries):
+            init[j] = entries[0][2]
+    return out, reject, init
+
+
+def _inputs(e: "Engine") -> tuple[dict, list[str]]:
+    nd, sp, n = e.nodes, e.sp, e.n
+    N, P = len(nd.names), len(e.pname)
+    reasons = {name: code for code, name in enumerate(BASE_REASONS)}
+    entries, reject, init = _entries(e, reasons)
+    types: dict[str, int] = {"": 0}       # job GPU type 0: any type
+    ngt = [types.setdefault(t, len(types)) if t else 0 for t in nd.gtype]
+    jgt = np.array([types.setdefault(t, len(types)) if t else 0 for t in e.gt], dtype=np.int64)
+    pn_off = np.zeros(P + 1, dtype=np.int64)
+    pn_off[1:] = np.cumsum([len(x) for x in e.pnodes])
+    local = np.full(P * N, -1, dtype=np.int64)
+    for p, members in enumerate(e.pnodes):
+        local[p * N + np.asarray(members, dtype=np.int64)] = np.arange(len(members))
+    overlap = np.zeros((P, P), dtype=np.int64)
+    for p, qs in enumerate(e.overlaps):
+        overlap[p, qs] = 1
+    counts = np.array([len(x) for x in entries], dtype=np.int64)
+    ent_off = np.zeros(n + 1, dtype=np.int64)
+    ent_off[1:] = np.cumsum(counts)
+    flat = np.array([x for es in entries for x in es], dtype=np.int64).reshape(-1, 3)
+    ejob = np.repeat(np.arange(n, dtype=np.int64), counts)
+    ek, epart, estatic = flat[:, 0], flat[:, 1], flat[:, 2]
+    prio = e.priority.calc.compute(np.arange(n), np.zeros(n), 0.0)     # fixed: priority is not dynamic
+    sub = np.asarray(e.sub, dtype=np.int64)
+    ptier = np.asarray(e.ptier, dtype=np.int64)
+    # Engine.queue_key: PriorityTier desc, priority desc, submit, job, k, partition
+    rank_entry = np.lexsort((epart, ek, ejob, sub[ejob], -prio[ejob], -ptier[epart])).astype(np.int64)
+    erank = np.empty(len(ejob), dtype=np.int64)
+    erank[rank_entry] = np.arange(len(ejob))
+    cpn, mpn, gpn = (np.asarray(x, dtype=np.int64) for x in (e.cpn, e.mpn, e.gpn))
+    eexcl = (np.asarray(e.jexcl, dtype=bool)[ejob] | np.asarray(e.pexcl, dtype=bool)[epart]).astype(np.int64)
+    shape_cols = np.column_stack([epart, cpn[ejob], mpn[ejob], gpn[ejob], jgt[ejob], eexcl]).astype(np.int64)
+    shapes, eshape = (np.unique(shape_cols, axis=0, return_inverse=True) if len(ejob)
+                      else (np.zeros((0, 6), dtype=np.int64), np.zeros(0, dtype=np.int64)))
+    users = np.unique(np.asarray(e.jobs["user"]).astype(str), return_inverse=True)[1]
+    a = {
+        "n": n, "N": N, "P": P, "U": int(users.max()) + 1 if n else 0,
+        "sched_interval": sp.sched_interval, "bf_interval": sp.bf_interval if sp.backfill else 0,
+        "bf_window": sp.bf_window, "bf_resolution": sp.bf_resolution, "bf_max_job_test": sp.bf_max_job_test,
+        "bf_max_job_user": sp.bf_max_job_user, "default_queue_depth": sp.default_queue_depth,
+        "over_time_limit": sp.over_time_limit,
+        "ncpu": np.asarray(nd.cpus, dtype=np.int64), "nmem": np.asarray(nd.mem, dtype=np.int64),
+        "ngpu": np.asarray(nd.gpus, dtype=np.int64), "ngt": np.asarray(ngt, dtype=np.int64),
+        "nweight": np.asarray(nd.weight, dtype=np.int64),
+        "pn_off": pn_off, "pn_list": np.concatenate([np.asarray(x, dtype=np.int64) for x in e.pnodes]),
+        "local": local, "ptier": ptier, "overlap": overlap.ravel(),
+        "sub": sub, "rt": np.asarray(e.rt, dtype=np.int64), "nn": np.asarray(e.nn, dtype=np.int64),
+        "cpn": cpn, "mpn": mpn, "gpn": gpn, "jgt": jgt, "user": users.astype(np.int64),
+        "ent_off": ent_off, "order": np.argsort(sub, kind="stable").astype(np.int64),
+        "reject": reject, "init_reason": init,
+        "ejob": ejob, "epart": epart, "erank": erank, "etl": _time_limits(e, ejob, epart),
+        "eshape": eshape.reshape(-1).astype(np.int64), "estatic": estatic, "eexcl": eexcl,
+        "rank_entry": rank_entry,
+        "sp": shapes[:, 0].copy(), "sc": shapes[:, 1].copy(), "sm": shapes[:, 2].copy(),
+        "sg": shapes[:, 3].copy(), "sgt": shapes[:, 4].copy(), "sx": shapes[:, 5].copy(),
+    }
+    a["R"] = len(reasons)
+    names = [""] * len(reasons)
+    for name, code in reasons.items():
+        names[code] = name
+    return a, names
+
+
+def _outputs(e: "Engine", k, a: dict, reasons: list[str]) -> None:
+    n = e.n
+    e.state = k.state_a.tolist()
+    e.start_t = k.start_a.tolist()
+    e.end_t = k.end_a.tolist()
+    ran = k.ran_a
+    e.ran_part = np.where(ran >= 0, a["epart"][np.maximum(ran, 0)] if len(a["epart"]) else -1, -1).tolist()
+    off, nodes, nn = k.alloc_off_a.tolist(), k.alloc_nodes_a.tolist(), e.nn
+    e.alloc = [nodes[off[j]:off[j] + nn[j]] if s >= 0 else None for j, s in enumerate(e.start_t)]
+    e.alloc_cpus = k.acpu_a.tolist()
+    e.alloc_gpus = k.agpu_a.tolist()
+    e.limit_used = k.limit_a.tolist()
+    e.end_state = [END_STATES[c] for c in k.endst_a.tolist()]
+    e.started_by = [STARTED_BY[c] for c in k.by_a.tolist()]
+    e.reason = [reasons[c] for c in k.reason_a.tolist()]
+    e.reason_t = k.reason_t_a.tolist()
+    acc = k.acc_a[: len(reasons) * n].reshape(len(reasons), n)
+    e.reason_acc = {reasons[c]: acc[c].copy() for c in np.flatnonzero(k.used_a).tolist()}
+    e.t_end = k.t_end
+    e.passes_main, e.passes_bf = k.passes_main, k.passes_bf
+    e.li_gpu_s = 0.0
