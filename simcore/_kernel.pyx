@@ -817,9 +817,12 @@ cdef class Kernel:
             raise AssertionError(f"backfill planned job {j} now but no nodes fit")
         return k
 
-    cdef void backfill(self, i64 now):
+    cdef bint backfill(self, i64 now) except? -1:
+        """Backfill.run; True if it started a job while bf_max_job_test/_user cut it short (the
+        next pass may then reach, and start, a job this one did not: it must run)."""
         cdef i64 horizon = now + self.bf_window, x, q, e, j, u, tested = 0, nd = 0, usable
-        cdef bint first = True
+        cdef i64 starts = self.n_started
+        cdef bint first = True, cut = False
         self.pass_id += 1
         for x in range(self.n_touched):
             self.res_n[self.res_touched[x]] = 0
@@ -840,10 +843,12 @@ cdef class Kernel:
             if usable == 0:
                 continue
             if tested >= self.max_test:
+                cut = True
                 break
             if self.max_user:
                 u = self.user[j]
                 if self.ucnt[u] >= self.max_user:
+                    cut = True
                     continue
                 self.ucnt[u] += 1
             tested += 1
@@ -858,6 +863,7 @@ cdef class Kernel:
                     self.plan(self.deferred[x], now, horizon)
                 nd = 0
                 self.plan(j, now, horizon)
+        return cut and self.n_started > starts
 
     # ------------------------------------------------------------ loop
 
@@ -865,7 +871,7 @@ cdef class Kernel:
         """Engine.run: ends, submissions, main passes and backfill passes in the engine's order."""
         cdef i64 n = self.n, cursor = 0, si = self.si, bi = self.bi, ns = 0, nb, now = 0, t
         cdef i64 t_sub, t_evt, te, t_real, j, kind, x
-        cdef bint happened, bf_dirty
+        cdef bint happened, bf_dirty, rerun
         nb = 0 if bi else NEVER
         while True:
             t_sub = self.sub[self.order[cursor]] if cursor < n else NEVER
@@ -912,11 +918,12 @@ cdef class Kernel:
                 self.main_pass(t, False)
             self.drop_started()
             if t == nb:
+                rerun = False
                 if self.n_pending:
-                    self.backfill(t)
+                    rerun = self.backfill(t)
                     self.passes_bf += 1
                     self.drop_started()
-                self.dirty_bf = 0
+                self.dirty_bf = rerun and self.n_pending > 0
                 nb += bi
         self.t_end = 0
         for j in range(n):

@@ -62,6 +62,7 @@ class Backfill:
         self.saved: tuple | None = None        # the plan the last pass left (see run)
         self.resumable = False
         self.new_entries: list[tuple] = []
+        self.rerun = False      # the last pass started a job while bf_max_job_test/_user cut it short
         self.parts_of: list[tuple[int, ...] | None] = [None] * engine.n   # usable partitions
         self.fits_memo: dict[tuple, bool] = {}  # this pass, since its last start: (shape, partitions) -> fits now
 
@@ -269,7 +270,8 @@ class Backfill:
     def run(self, now: int) -> None:
         """One backfill pass. If since the last pass only jobs that sort after everything it
         examined were submitted (no start, end, priority or limit change), the plan it left is
-        still exact and only the new jobs are tested against it (docs/simulator.md).
+        still exact and only the new jobs are tested against it (docs/simulator.md). A pass that
+        started a job leaves no such plan.
 
         A job that fits nowhere now (ignoring reservations) cannot start in this pass: its only
         effect is the reservation later jobs must respect, so its search is deferred until a job
@@ -289,6 +291,9 @@ class Backfill:
             res, tested, per_user, seen, first, deferred = {}, 0, {}, set(), True, []
             self.summary = {}
             entries = e.queue
+        # A start in this pass (Engine._start clears the flag) leaves a plan made partly before it,
+        # with the started job counted in tested and per_user: the next pass must replan.
+        self.resumable = True
         users = e.jobs["user"]
         max_user = sp.bf_max_job_user
         max_test = sp.bf_max_job_test
@@ -298,6 +303,7 @@ class Backfill:
         fits_now, plan = self._fits_now, self._plan
         lazy = e.skip_unchanged     # off: every job searched at once (the reference the tests compare)
         last_key: tuple = entries[-1] if entries else (saved[5] if saved is not None else ())
+        cut, starts = False, len(e.started_in_pass)
         for entry in entries:
             j = entry[3]
             if state[j] != 1 or j in seen:        # 1 = PENDING
@@ -314,10 +320,12 @@ class Backfill:
                 continue
             if tested >= max_test:
                 last_key = entry
+                cut = True
                 break
             if max_user:
                 u = users[j]
                 if per_user.get(u, 0) >= max_user:
+                    cut = True
                     continue
                 per_user[u] = per_user.get(u, 0) + 1
             tested += 1
@@ -332,7 +340,9 @@ class Backfill:
                 deferred = []
                 plan(j, parts, now, horizon, res, False)
         self.saved = (res, tested, per_user, seen, first, last_key, deferred)
-        self.resumable = True
+        # A start frees a place among the jobs tested (or the user's), so the next pass may test,
+        # and start, a job this one did not reach: it must run even if nothing else changes.
+        self.rerun = cut and len(e.started_in_pass) > starts
 
     def _fits_now(self, j: int, parts) -> bool:
         """Whether enough nodes of one of j's partitions have its share free now, reservations aside

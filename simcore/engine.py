@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simcore.errors import WorkloadError
+from simcore.hostlist import collect_hostlist
 from simcore.limits import Limits
 from simcore.nodes import Nodes
 from simcore.preempt import EV_ELIGIBLE, EV_PREEMPT, EnginePreemption
@@ -653,7 +654,7 @@ class Engine:
                     self.backfill.run(t)
                     self.passes_bf += 1
                     self._drop_started()
-                self.dirty_bf = False
+                self.dirty_bf = self.n_pending > 0 and self.backfill.rerun
                 nb += bi
             if self.limit_blocked or self.li_rate:
                 self._limit_idle(t, win0, win1)
@@ -759,10 +760,21 @@ class Engine:
 
     # ------------------------------------------------------------ output
 
+    @staticmethod
+    def _hostlist(alloc: list[int] | None, names: list[str], seen: dict[tuple[int, ...], str]) -> str:
+        """A job's nodes as a hostlist; multi-node sets repeat, so each is collected once."""
+        if not alloc:
+            return ""
+        if len(alloc) == 1:
+            return names[alloc[0]]
+        key = tuple(alloc)
+        text = seen.get(key)
+        if text is None:
+            text = seen[key] = collect_hostlist([names[i] for i in alloc])
+        return text
+
     def job_columns(self) -> dict[str, np.ndarray]:
         """One row per job (docs/metrics.md, "per-job output")."""
-        from simcore.hostlist import collect_hostlist
-
         J = self.jobs
         start = np.array(self.start_t, dtype=np.float64)
         end = np.array(self.end_t, dtype=np.float64)
@@ -774,6 +786,7 @@ class Engine:
                           ("RUNNING" if self.state[j] == RUNNING else "PENDING") for j in range(self.n)],
                          dtype=object)
         names = self.nodes.names
+        seen: dict[tuple[int, ...], str] = {}
         part = np.array([self.pname[self.ran_part[j]] if self.ran_part[j] >= 0 else J["partition"][j]
                          for j in range(self.n)], dtype=object)
         cols: dict[str, np.ndarray] = {
@@ -781,8 +794,7 @@ class Engine:
             "qos": J["qos"], "submit": sub, "eligible": np.asarray(self.eligible, dtype=np.float64),
             "start": start, "end": end, "wait_s": start - sub, "run_s": end - start,
             "time_limit": np.array(self.limit_used, dtype=np.int64), "state": state,
-            "nodes_alloc": np.array([("" if not a else names[a[0]] if len(a) == 1 else
-                                      collect_hostlist([names[i] for i in a])) for a in self.alloc], dtype=object),
+            "nodes_alloc": np.array([self._hostlist(a, names, seen) for a in self.alloc], dtype=object),
             "nodes": J["nodes"], "cpus": J["cpus"], "gpus": J["gpus"],
             "alloc_cpus": np.array(self.alloc_cpus, dtype=np.int64),
             "alloc_gpus": np.array(self.alloc_gpus, dtype=np.int64),

@@ -55,46 +55,65 @@ def _time_limits(e: "Engine", jobs: np.ndarray, parts: np.ndarray) -> np.ndarray
     return np.where(tl > 0, tl, fallback[parts]) if len(parts) else tl
 
 
-def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[list, np.ndarray, np.ndarray]:
-    """Per job: its queue entries (k, partition, static reason code or -1) as Engine._submit
-    admits them, whether it is rejected at submit, and its reason until a scheduler reaches it."""
+def _codes(values) -> np.ndarray:
+    """Small integer codes of a column's distinct values."""
+    return np.unique(np.asarray(values).astype(str), return_inverse=True)[1].reshape(-1)
+
+
+def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per job, its queue entries as Engine._submit admits them: (entry offsets per job, then per
+    entry k, partition and static reason code or -1), whether it is rejected at submit, and its
+    reason until a scheduler reaches it. Admission and static reasons depend only on the fields
+    grouped on here, so they are asked once per group with the Python engine's own methods."""
     n = e.n
     enforce = e.sp.enforce_part_limits
-    cache: dict[tuple, tuple] = {}
-    out: list[list[tuple[int, int, int]]] = []
-    reject = np.zeros(n, dtype=np.int64)
-    init = np.full(n, reasons["Priority"], dtype=np.int64)
-    cols = zip(e.account, e.tl, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jparts)
-    for j, (acct, tl, nn, c, m, g, gt, jparts) in enumerate(cols):
-        key = (acct, tl, nn, c, m, g, gt, tuple(jparts))
-        known = cache.get(key)
-        if known is None:       # both checks depend on exactly these fields of the job
-            entries, limit_fail = [], 0
-            for k, p in enumerate(jparts):
-                if not e._admissible(j, p):
-                    continue
-                reason, is_limit = e._static_reason(j, p)
-                limit_fail += is_limit
-                entries.append((k, p, -1 if reason is None else reasons.setdefault(reason, len(reasons))))
-            rejected = (not entries or (enforce == "ALL" and limit_fail)
+    # the time limit matters to Engine._static_reason only through "over the partition's MaxTime"
+    tl = np.asarray(e.tl, dtype=np.int64)
+    over = np.zeros(n, dtype=np.int64)
+    for p, mt in enumerate(e.pmaxt):
+        if mt is not None:
+            over |= (_time_limits(e, np.arange(n), np.full(n, p)) > mt).astype(np.int64) << p
+    if len(e.pname) > 62:
+        over = tl
+    keys = np.column_stack([_codes(e.account), over, e.nn, e.cpn, e.mpn, e.gpn, _codes(e.gt),
+                            _codes(e.jobs["partition"])]).astype(np.int64)
+    _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    flat: list[tuple[int, int, int]] = []
+    g_off = [0]
+    g_reject, g_init = [], []
+    for j in first.tolist():
+        entries, limit_fail = [], 0
+        for k, p in enumerate(e.jparts[j]):
+            if not e._admissible(j, p):
+                continue
+            reason, is_limit = e._static_reason(j, p)
+            limit_fail += is_limit
+            entries.append((k, p, -1 if reason is None else reasons.setdefault(reason, len(reasons))))
+        rejected = bool(not entries or (enforce == "ALL" and limit_fail)
                         or (enforce == "ANY" and limit_fail == len(entries)))
-            known = cache[key] = (entries, rejected)
-        entries, rejected = known
         if rejected:
-            reject[j] = 1
-            out.append([])
-            continue
-        out.append(entries)
-        if all(r >= 0 for _, _, r in entries):
-            init[j] = entries[0][2]
-    return out, reject, init
+            entries = []
+        flat.extend(entries)
+        g_off.append(len(flat))
+        g_reject.append(rejected)
+        g_init.append(entries[0][2] if entries and all(r >= 0 for _, _, r in entries) else reasons["Priority"])
+    g_start = np.asarray(g_off[:-1], dtype=np.int64)
+    counts = np.diff(np.asarray(g_off, dtype=np.int64))[group]
+    ent_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=ent_off[1:])
+    # entry x of job j is flat[g_start[group[j]] + (x - ent_off[j])]
+    pick = np.repeat(g_start[group] - ent_off[:-1], counts) + np.arange(ent_off[-1], dtype=np.int64)
+    table = np.asarray(flat, dtype=np.int64).reshape(-1, 3)[pick]
+    return (ent_off, table, np.asarray(g_reject, dtype=np.int64)[group],
+            np.asarray(g_init, dtype=np.int64)[group])
 
 
 def _inputs(e: "Engine") -> tuple[dict, list[str]]:
     nd, sp, n = e.nodes, e.sp, e.n
     N, P = len(nd.names), len(e.pname)
     reasons = {name: code for code, name in enumerate(BASE_REASONS)}
-    entries, reject, init = _entries(e, reasons)
+    ent_off, table, reject, init = _entries(e, reasons)
     types: dict[str, int] = {"": 0}       # job GPU type 0: any type
     ngt = [types.setdefault(t, len(types)) if t else 0 for t in nd.gtype]
     jgt = np.array([types.setdefault(t, len(types)) if t else 0 for t in e.gt], dtype=np.int64)
@@ -106,12 +125,8 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
     overlap = np.zeros((P, P), dtype=np.int64)
     for p, qs in enumerate(e.overlaps):
         overlap[p, qs] = 1
-    counts = np.array([len(x) for x in entries], dtype=np.int64)
-    ent_off = np.zeros(n + 1, dtype=np.int64)
-    ent_off[1:] = np.cumsum(counts)
-    flat = np.array([x for es in entries for x in es], dtype=np.int64).reshape(-1, 3)
-    ejob = np.repeat(np.arange(n, dtype=np.int64), counts)
-    ek, epart, estatic = flat[:, 0], flat[:, 1], flat[:, 2]
+    ejob = np.repeat(np.arange(n, dtype=np.int64), np.diff(ent_off))
+    ek, epart, estatic = table[:, 0], table[:, 1], table[:, 2]
     prio = e.priority.calc.compute(np.arange(n), np.zeros(n), 0.0)     # fixed: priority is not dynamic
     sub = np.asarray(e.sub, dtype=np.int64)
     ptier = np.asarray(e.ptier, dtype=np.int64)

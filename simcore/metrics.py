@@ -54,20 +54,22 @@ def job_classes(scenario: "Scenario", cols: dict[str, np.ndarray]) -> dict[str, 
     users = cols["user"]
     submit = cols["submit"]
     # newuser: the first `newuser_jobs` jobs of users whose first job comes after the warm-up.
-    order = np.lexsort((np.arange(len(submit)), submit))
+    n = len(submit)
+    order = np.lexsort((np.arange(n), submit))
     _, inverse = np.unique(users[order].astype(str), return_inverse=True)
-    rank = np.zeros(len(submit), dtype=np.int64)
-    first = np.zeros(len(submit), dtype=np.float64)
-    if len(submit):
-        pos_in_user = np.zeros(len(submit), dtype=np.int64)
-        counts: dict[int, int] = {}
-        first_seen: dict[int, float] = {}
-        for k, u in enumerate(inverse.tolist()):
-            pos_in_user[k] = counts.get(u, 0)
-            counts[u] = pos_in_user[k] + 1
-            first_seen.setdefault(u, float(submit[order[k]]))
-        rank[order] = pos_in_user
-        first[order] = np.array([first_seen[u] for u in inverse.tolist()])
+    inverse = inverse.reshape(-1)
+    by_user = np.argsort(inverse, kind="stable")       # positions in submit order, grouped by user
+    heads = np.ones(n, dtype=bool)
+    heads[1:] = inverse[by_user[1:]] != inverse[by_user[:-1]]
+    head_at = np.maximum.accumulate(np.where(heads, np.arange(n), 0)) if n else np.zeros(0, dtype=np.int64)
+    pos_in_user = np.empty(n, dtype=np.int64)
+    pos_in_user[by_user] = np.arange(n) - head_at
+    first_sub = np.empty(n, dtype=np.float64)
+    first_sub[by_user] = submit[order][by_user[head_at]] if n else submit[:0]
+    rank = np.zeros(n, dtype=np.int64)
+    first = np.zeros(n, dtype=np.float64)
+    rank[order] = pos_in_user
+    first[order] = first_sub
     return {
         "debug": limit <= ms.debug_max_time,
         "short": (limit > ms.debug_max_time) & (limit <= ms.short_max_time),

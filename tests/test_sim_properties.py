@@ -26,7 +26,9 @@ def cases(draw, overruns: bool = True, deps: bool = True):
     sched = {"SchedulerType": draw(st.sampled_from(["sched/backfill", "sched/builtin"])),
              "SchedulerParameters": f"bf_interval={draw(st.sampled_from([10, 30]))},"
                                     f"bf_resolution={draw(st.sampled_from([1, 60]))},"
-                                    f"default_queue_depth={draw(st.sampled_from([2, 100]))}"}
+                                    f"default_queue_depth={draw(st.sampled_from([2, 100]))},"
+                                    f"bf_max_job_test={draw(st.sampled_from([3, 500]))},"
+                                    f"bf_max_job_user={draw(st.sampled_from([0, 2]))}"}
     sc = Scenario.from_dict({"cluster": {"nodes": nodes}, "partitions": parts, "scheduler": sched}, "prop")
     n = draw(st.integers(1, 30))
     rows = []
@@ -113,11 +115,14 @@ def test_top_job_never_starts_later_than_its_reservation(case):
 @SETTINGS
 @given(cases())
 def test_deterministic_and_skipping_unchanged_passes_changes_nothing(case):
+    """The Python engine with its skips against itself without them, and against the compiled
+    engine wherever that applies (simcore.kernel)."""
     sc, jt = case
-    a = simulate(sc, jobs=jt)
-    b = simulate(sc, jobs=jt)
+    a = simulate(sc, jobs=jt, compiled=False)
+    b = simulate(sc, jobs=jt, compiled=False)
     c = simulate(sc, jobs=jt, skip_unchanged_passes=False)
-    for other in (b, c):
+    d = simulate(sc, jobs=jt)
+    for other in (b, c, d):
         assert a.jobs.keys() == other.jobs.keys()
         for key, col in a.jobs.items():
             if col.dtype == object:

@@ -1,0 +1,129 @@
+"""The compiled engine (simcore._kernel) against the pure-Python engine, its reference.
+
+Random small clusters and workloads over everything the kernel implements (overlapping and
+exclusive partitions, typed GPUs, node weights, static pending reasons, EnforcePartLimits,
+OverTimeLimit and TIMEOUT kills, the backfill and main-scheduler parameters, fixed multifactor
+priorities): both engines must give identical per-job output and metrics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simcore import JobTable, Scenario, kernel, simulate
+from simcore.engine import Engine
+
+pytestmark = pytest.mark.skipif(not kernel.AVAILABLE, reason="simcore._kernel is not built")
+
+
+@st.composite
+def cases(draw):
+    n_nodes = draw(st.integers(2, 6))
+    nodes = []
+    for i in range(n_nodes):
+        gpus = draw(st.sampled_from([0, 4, 8]))
+        node = {"NodeName": f"n{i + 1}", "CPUs": draw(st.sampled_from([8, 16, 64])),
+                "RealMemory": draw(st.sampled_from([32000, 64000])), "Weight": draw(st.integers(1, 3))}
+        if gpus:
+            node["Gres"] = f"gpu:{draw(st.sampled_from(['a100', 'v100']))}:{gpus}"
+        nodes.append(node)
+    parts = {"all": {"Nodes": "ALL", "Default": True, "PriorityTier": draw(st.integers(1, 2))}}
+    if draw(st.booleans()):
+        hi = draw(st.integers(1, n_nodes))
+        parts["sub"] = {"Nodes": f"n[1-{hi}]" if hi > 1 else "n1",
+                        "OverSubscribe": draw(st.sampled_from(["NO", "EXCLUSIVE"])),
+                        "PriorityTier": draw(st.integers(1, 2)), "MaxTime": draw(st.sampled_from([1800, 7200])),
+                        "DefaultTime": 600}
+    if draw(st.booleans()):
+        parts["small"] = {"Nodes": f"n{n_nodes}", "MaxNodes": 1, "MaxTRESPerJob": "gres/gpu=2",
+                          "State": draw(st.sampled_from(["UP", "UP", "DOWN", "INACTIVE", "DRAIN"])),
+                          "AllowAccounts": draw(st.sampled_from(["ALL", "a1"]))}
+    backfill = draw(st.booleans())
+    params = (f"bf_interval={draw(st.sampled_from([10, 30]))},bf_resolution={draw(st.sampled_from([1, 60]))},"
+              f"default_queue_depth={draw(st.sampled_from([2, 100]))},"
+              f"bf_max_job_test={draw(st.sampled_from([3, 500]))},bf_max_job_user={draw(st.sampled_from([0, 2]))},"
+              f"bf_window={draw(st.sampled_from([30, 1440]))},sched_interval={draw(st.sampled_from([20, 60]))}")
+    scheduler = {"SchedulerType": "sched/backfill" if backfill else "sched/builtin", "SchedulerParameters": params,
+                 "EnforcePartLimits": draw(st.sampled_from(["NO", "ALL", "ANY"])),
+                 "OverTimeLimit": draw(st.sampled_from([0, 1]))}
+    priority = {"PriorityType": "priority/basic"}
+    if draw(st.booleans()):
+        priority = {"PriorityType": "priority/multifactor", "PriorityWeightJobSize": 1000,
+                    "PriorityWeightPartition": 500, "PriorityWeightAge": 0, "PriorityWeightFairshare": 0}
+    sc = Scenario.from_dict({"cluster": {"nodes": nodes}, "partitions": parts, "scheduler": scheduler,
+                             "priority": priority}, "kernel-prop")
+    names = list(parts)
+    rows = []
+    for k in range(draw(st.integers(1, 40))):
+        nn = draw(st.sampled_from([1, 1, 1, 2, 3]))
+        gpus = nn * draw(st.sampled_from([0, 0, 1, 2, 4]))
+        rows.append({
+            "job_id": str(k + 1), "user": f"u{draw(st.integers(1, 4))}", "account": draw(st.sampled_from(["a1", "a2"])),
+            "partition": ",".join(draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))),
+            "submit": draw(st.sampled_from([0, 0, 5, 30, 60, 61, 600])) + draw(st.integers(0, 3000)),
+            "time_limit": draw(st.sampled_from([0, 60, 300, 3000, 9000])), "runtime": draw(st.integers(1, 6000)),
+            "nodes": nn, "cpus": nn * draw(st.integers(1, 16)), "mem_mb": draw(st.sampled_from([0, 1000, 40000])),
+            "gpus": gpus, "gpu_type": draw(st.sampled_from(["", "", "a100", "v100"])) if gpus else "",
+            "exclusive": draw(st.integers(0, 5)) == 0,
+        })
+    cols = {key: [r[key] for r in rows] for key in rows[0]}
+    return sc, JobTable.from_columns(cols, "kernel-prop")
+
+
+def _same(a: dict, b: dict) -> None:
+    assert sorted(a) == sorted(b)
+    for name in a:
+        x, y = np.asarray(a[name]), np.asarray(b[name])
+        if x.dtype.kind == "f":
+            np.testing.assert_array_equal(x, y, err_msg=name)
+        else:
+            assert x.tolist() == y.tolist(), name
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_the_kernel_reproduces_the_python_engine(case):
+    sc, jt = case
+    assert kernel.supported(Engine(sc, jt))
+    fast, ref = simulate(sc, jobs=jt), simulate(sc, jobs=jt, compiled=False)
+    _same(fast.jobs, ref.jobs)
+    _same({k: [v] for k, v in fast.metrics.items()}, {k: [v] for k, v in ref.metrics.items()})
+    _same(fast.timeseries, ref.timeseries)
+
+
+def _scenario(**extra) -> Scenario:
+    d = {"cluster": {"nodes": [{"NodeName": "n[1-2]", "CPUs": 8, "RealMemory": 8000, "Gres": "gpu:2"}]},
+         "partitions": {"p": {"Nodes": "ALL", "Default": True}}}
+    d.update(extra)
+    return Scenario.from_dict(d, "kernel")
+
+
+JOBS = JobTable.from_columns({"job_id": ["1", "2"], "submit": [0, 10], "runtime": [100, 50],
+                              "time_limit": [200, 200], "gpus": [1, 1], "dependency": ["", "afterok:1"]}, "kernel")
+
+
+@pytest.mark.parametrize("extra, jobs", [
+    ({"qos": {"normal": {"MaxTRESPerUser": "gres/gpu=1"}}}, None),
+    ({"qos": {"normal": {"MaxSubmitJobsPerUser": 1}}}, None),
+    ({"priority": {"PriorityType": "priority/multifactor", "PriorityWeightAge": 100}}, None),
+    ({"priority": {"PriorityType": "priority/multifactor", "PriorityWeightFairshare": 100}}, None),
+    ({"partitions": {"p": {"Nodes": "ALL", "Default": True, "PriorityTier": 2},
+                     "s": {"Nodes": "ALL", "PriorityTier": 1, "PreemptMode": "REQUEUE"}},
+      "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "REQUEUE"}}, None),
+    ({}, JOBS),
+])
+def test_what_the_kernel_does_not_implement_runs_in_python(extra, jobs):
+    """Limits, changing priorities, preemption and dependencies stay in the Python engine."""
+    sc = _scenario(**extra)
+    jt = jobs if jobs is not None else JobTable.from_columns(
+        {"job_id": ["1"], "submit": [0], "runtime": [10], "gpus": [1]}, "kernel")
+    assert not kernel.supported(Engine(sc, jt))
+
+
+def test_the_kernel_takes_the_plain_fifo_case():
+    jt = JobTable.from_columns({"job_id": ["1"], "submit": [0], "runtime": [10], "gpus": [1]}, "kernel")
+    assert kernel.supported(Engine(_scenario(), jt))
+    assert not kernel.supported(Engine(_scenario(), jt, skip_unchanged=False))
