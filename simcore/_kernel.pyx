@@ -90,9 +90,13 @@ cdef class Kernel:
     cdef i64 **res_s
     cdef i64 **res_e
     cdef arr res_n, res_cap, res_touched
+    cdef arr sum_first, sum_last, sum_gap     # per reserved node: first start, last end, longest gap
     cdef i64 n_touched
     cdef arr seen, ucnt, deferred, sel_a, sel_b, ev
     cdef i64 ev_cap, pass_id
+    # the plan the last pass left (Backfill.saved): still exact while `resumable`
+    cdef arr new_ranks
+    cdef i64 n_new, resumable, saved, s_tested, s_first, s_nd, s_last
 
     def __init__(self, dict a):
         self.keep = []
@@ -181,12 +185,15 @@ cdef class Kernel:
             self.res_s[i] = NULL
             self.res_e[i] = NULL
         self.res_n = self._zeros(N); self.res_cap = self._zeros(N); self.res_touched = self._zeros(N)
+        self.sum_first = self._zeros(N); self.sum_last = self._zeros(N); self.sum_gap = self._zeros(N)
         self.n_touched = 0
         self.seen = self._in(np.full(n, -1, dtype=np.int64)); self.ucnt = self._zeros(self.U + 1)
         self.deferred = self._zeros(n + 1); self.sel_a = self._zeros(N); self.sel_b = self._zeros(N)
         self.ev_cap = 4 * N + 16
         self.ev = <i64*>malloc(self.ev_cap * sizeof(i64))
         self.pass_id = 0
+        self.new_ranks = self._zeros(self.n_ent + 1)
+        self.n_new = 0; self.resumable = 0; self.saved = 0
 
     def __dealloc__(self):
         cdef i64 s, i
@@ -359,6 +366,8 @@ cdef class Kernel:
             self.queue[lo] = r
             self.qlen += 1
             self.part_pending[self.epart[e]] += 1
+            self.new_ranks[self.n_new] = r
+            self.n_new += 1
 
     cdef void start(self, i64 j, i64 e, i64* chosen, i64 k, i64 now, i64 by) noexcept:
         cdef i64 x, i, cc, mm, gg, cpus = 0, gpus = 0, L, run, kill, end, end_seq
@@ -408,6 +417,7 @@ cdef class Kernel:
         if end > now + L:
             self.seq += 1
             self.h_push(now + L, 1, self.seq, j)
+        self.resumable = 0
         if by == BY_MAIN:
             self.dirty_bf = 1
         else:
@@ -436,6 +446,7 @@ cdef class Kernel:
         if now > self.start_t[j] + self.limit_used[j]:
             self.overrunning -= 1
         self.epoch += 1
+        self.resumable = 0
         self.dirty_main = 1
         self.dirty_bf = 1
         self.touch(&self.alloc_nodes[off], k)
@@ -632,8 +643,14 @@ cdef class Kernel:
     # ------------------------------------------------------------ backfill: reservations
 
     cdef inline i64 clear(self, i64 i, i64 t, i64 length) noexcept:
-        """Earliest time >= t at which node i is unreserved for `length` seconds."""
+        """Earliest time >= t at which node i is unreserved for `length` seconds. The node's
+        summary answers most questions: a window before the first reservation or after the last
+        is clear, and one longer than every gap can only start after the last."""
         cdef i64 x, n = self.res_n[i]
+        if n == 0 or t + length <= self.sum_first[i] or t >= self.sum_last[i]:
+            return t
+        if length > self.sum_gap[i]:
+            return self.sum_last[i]
         cdef i64* s = self.res_s[i]
         cdef i64* e = self.res_e[i]
         for x in range(n):
@@ -662,7 +679,17 @@ cdef class Kernel:
             x -= 1
         rs[x] = s
         re[x] = e
-        self.res_n[i] = n + 1
+        n += 1
+        self.res_n[i] = n
+        cdef i64 last = re[0], gap = -1
+        for x in range(1, n):
+            if rs[x] >= last and rs[x] - last > gap:
+                gap = rs[x] - last
+            if re[x] > last:
+                last = re[x]
+        self.sum_first[i] = rs[0]
+        self.sum_last[i] = last
+        self.sum_gap[i] = gap
 
     # ------------------------------------------------------------ backfill: searches
 
@@ -819,19 +846,40 @@ cdef class Kernel:
 
     cdef bint backfill(self, i64 now) except? -1:
         """Backfill.run; True if it started a job while bf_max_job_test/_user cut it short (the
-        next pass may then reach, and start, a job this one did not: it must run)."""
-        cdef i64 horizon = now + self.bf_window, x, q, e, j, u, tested = 0, nd = 0, usable
-        cdef i64 starts = self.n_started
-        cdef bint first = True, cut = False
-        self.pass_id += 1
-        for x in range(self.n_touched):
-            self.res_n[self.res_touched[x]] = 0
-        self.n_touched = 0
-        if self.max_user:
-            for x in range(self.U + 1):
-                self.ucnt[x] = 0
-        for q in range(self.qlen):
-            e = self.rank_entry[self.queue[q]]
+        next pass may then reach, and start, a job this one did not: it must run).
+
+        If nothing but submissions of jobs that sort after everything the last pass examined
+        happened since, its plan is still exact and only the new jobs are tested against it."""
+        cdef i64 horizon = now + self.bf_window, x, q, e, j, u, tested, nd, usable, walk, r
+        cdef i64 starts = self.n_started, last
+        cdef i64* entries
+        cdef bint first, cut = False, resume = self.resumable and self.saved
+        if resume:
+            for x in range(self.n_new):
+                if self.new_ranks[x] <= self.s_last:
+                    resume = False
+                    break
+        if resume:
+            qsort(self.new_ranks, self.n_new, sizeof(i64), _cmp_i64)
+            entries, walk = self.new_ranks, self.n_new
+            tested, first, nd = self.s_tested, self.s_first, self.s_nd
+            last = entries[walk - 1] if walk else self.s_last
+        else:
+            entries, walk = self.queue, self.qlen
+            tested, first, nd = 0, True, 0
+            last = entries[walk - 1] if walk else (self.s_last if self.saved else -1)
+            self.pass_id += 1
+            for x in range(self.n_touched):
+                self.res_n[self.res_touched[x]] = 0
+            self.n_touched = 0
+            if self.max_user:
+                for x in range(self.U + 1):
+                    self.ucnt[x] = 0
+        self.n_new = 0
+        self.resumable = 1            # a start in this pass clears it
+        for q in range(walk):
+            r = entries[q]
+            e = self.rank_entry[r]
             j = self.ejob[e]
             if self.state[j] != PENDING or self.seen[j] == self.pass_id:
                 continue
@@ -843,6 +891,7 @@ cdef class Kernel:
             if usable == 0:
                 continue
             if tested >= self.max_test:
+                last = r
                 cut = True
                 break
             if self.max_user:
@@ -863,6 +912,8 @@ cdef class Kernel:
                     self.plan(self.deferred[x], now, horizon)
                 nd = 0
                 self.plan(j, now, horizon)
+        self.saved = 1
+        self.s_tested, self.s_first, self.s_nd, self.s_last = tested, first, nd, last
         return cut and self.n_started > starts
 
     # ------------------------------------------------------------ loop
@@ -905,6 +956,7 @@ cdef class Kernel:
                     happened = True
                 else:
                     self.overrunning += 1
+                    self.resumable = 0
             while cursor < n and self.sub[self.order[cursor]] == t:
                 self.submit(self.order[cursor], t)
                 cursor += 1

@@ -56,8 +56,29 @@ def _time_limits(e: "Engine", jobs: np.ndarray, parts: np.ndarray) -> np.ndarray
 
 
 def _codes(values) -> np.ndarray:
-    """Small integer codes of a column's distinct values."""
-    return np.unique(np.asarray(values).astype(str), return_inverse=True)[1].reshape(-1)
+    """Integer codes of a column's values, from 0: numbers less their minimum, texts by first sight."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub" or (
+            isinstance(values, list) and values and isinstance(values[0], (int, bool))):
+        arr = np.asarray(values, dtype=np.int64)
+        return arr - arr.min()
+    seen: dict = {}
+    return np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values))
+
+
+def _groups(columns: list) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each group, group of each row) of the rows equal in every column."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
+    for col in columns:
+        codes = _codes(col)
+        width = int(codes.max()) + 1 if len(codes) else 1
+        if span * width >= 1 << 62:          # re-code so the combined key cannot overflow
+            key = np.unique(key, return_inverse=True)[1].reshape(-1)
+            span = int(key.max()) + 1 if len(key) else 1
+        key = key * width + codes
+        span *= width
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    return first, group.reshape(-1)
 
 
 def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -75,10 +96,7 @@ def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarr
             over |= (_time_limits(e, np.arange(n), np.full(n, p)) > mt).astype(np.int64) << p
     if len(e.pname) > 62:
         over = tl
-    keys = np.column_stack([_codes(e.account), over, e.nn, e.cpn, e.mpn, e.gpn, _codes(e.gt),
-                            _codes(e.jobs["partition"])]).astype(np.int64)
-    _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    group = group.reshape(-1)
+    first, group = _groups([e.account, over, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jobs["partition"]])
     flat: list[tuple[int, int, int]] = []
     g_off = [0]
     g_reject, g_init = [], []
@@ -139,7 +157,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
     shape_cols = np.column_stack([epart, cpn[ejob], mpn[ejob], gpn[ejob], jgt[ejob], eexcl]).astype(np.int64)
     shapes, eshape = (np.unique(shape_cols, axis=0, return_inverse=True) if len(ejob)
                       else (np.zeros((0, 6), dtype=np.int64), np.zeros(0, dtype=np.int64)))
-    users = np.unique(np.asarray(e.jobs["user"]).astype(str), return_inverse=True)[1]
+    users = _codes(e.jobs["user"])
     a = {
         "n": n, "N": N, "P": P, "U": int(users.max()) + 1 if n else 0,
         "sched_interval": sp.sched_interval, "bf_interval": sp.bf_interval if sp.backfill else 0,
