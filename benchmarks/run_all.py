@@ -97,7 +97,7 @@ def child(args: argparse.Namespace) -> None:
         "running_mean": float(np.mean(result.timeseries["running"])),
         "metrics": {k: m[k] for k in ("gpu_util", "wait_mean_h", "wait_p95_h", "backfill_frac", "preempted_frac",
                                       "limit_idle_gpu_h", "jobs_never_started")},
-        "digest": digest(cols),
+        "digest": digest(cols), "engine": result.engine,
         "self_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
@@ -154,11 +154,11 @@ def print_row(row: dict, accasim: dict | None) -> None:
     wait = row["wait_mean_all_s"] / 3600
     print(f"{row['case']:<13} {row['jobs']:>9,} {row['sim_wall_s']:>8.1f} {row['sim_cpu_s']:>7.1f} {jps:>8,.0f} "
           f"{row['jobs'] / max(row['sim_cpu_s'], 1e-9):>9,.0f} {row['peak_rss_mb']:>7,.0f} {ratio:>7} {wait:>8.3f} "
-          f"{row['loadavg_1m']:>5.1f}", flush=True)
+          f"{row['loadavg_1m']:>5.1f} {row.get('engine', ''):>8}", flush=True)
 
 
 HEADER = (f"{'case':<13} {'jobs':>9} {'wall_s':>8} {'cpu_s':>7} {'jobs/s':>8} {'jobs/cpu_s':>9} {'rss_MB':>7} "
-          f"{'vs_acca':>7} {'wait_h':>8} {'load':>5}")
+          f"{'vs_acca':>7} {'wait_h':>8} {'load':>5} {'engine':>8}")
 
 
 def main() -> None:

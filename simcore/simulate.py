@@ -15,11 +15,13 @@ from simcore.jobs import JobTable
 
 @dataclass(frozen=True)
 class SimResult:
-    """What one run produced: `metrics` (docs/metrics.md), `jobs` (one row per job), `timeseries`."""
+    """What one run produced: `metrics` (docs/metrics.md), `jobs` (one row per job), `timeseries`,
+    and which engine ran it ("compiled" or "python"; both give identical results)."""
 
     metrics: dict[str, float | int]
     jobs: dict[str, np.ndarray]
     timeseries: dict[str, np.ndarray]
+    engine: str = "python"
 
 
 def simulate(scenario: Scenario, seed: int = 0, jobs: JobTable | None = None, *,
@@ -35,7 +37,8 @@ def simulate(scenario: Scenario, seed: int = 0, jobs: JobTable | None = None, *,
 
         jobs = build_jobs(scenario, seed)
     engine = Engine(scenario, jobs, skip_unchanged=skip_unchanged_passes)
-    if compiled and kernel.supported(engine):
+    fast = compiled and kernel.supported(engine)
+    if fast:
         kernel.run(engine)
     else:
         engine.run()
@@ -44,4 +47,5 @@ def simulate(scenario: Scenario, seed: int = 0, jobs: JobTable | None = None, *,
         metrics=_metrics.compute(scenario, engine, cols),
         jobs=cols,
         timeseries=_metrics.timeseries(engine, cols, scenario.metrics.timeseries_step),
+        engine="compiled" if fast else "python",
     )
