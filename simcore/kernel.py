@@ -158,6 +158,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
     shapes, eshape = (np.unique(shape_cols, axis=0, return_inverse=True) if len(ejob)
                       else (np.zeros((0, 6), dtype=np.int64), np.zeros(0, dtype=np.int64)))
     users = _codes(e.jobs["user"])
+    ereq = _groups([eshape.reshape(-1), np.asarray(e.nn, dtype=np.int64)[ejob]])[1] if len(ejob) else eshape
     a = {
         "n": n, "N": N, "P": P, "U": int(users.max()) + 1 if n else 0,
         "sched_interval": sp.sched_interval, "bf_interval": sp.bf_interval if sp.backfill else 0,
@@ -175,7 +176,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         "reject": reject, "init_reason": init,
         "ejob": ejob, "epart": epart, "erank": erank, "etl": _time_limits(e, ejob, epart),
         "eshape": eshape.reshape(-1).astype(np.int64), "estatic": estatic, "eexcl": eexcl,
-        "rank_entry": rank_entry,
+        "rank_entry": rank_entry, "ereq": ereq, "n_req": int(ereq.max()) + 1 if len(ereq) else 0,
         "sp": shapes[:, 0].copy(), "sc": shapes[:, 1].copy(), "sm": shapes[:, 2].copy(),
         "sg": shapes[:, 3].copy(), "sgt": shapes[:, 4].copy(), "sx": shapes[:, 5].copy(),
     }

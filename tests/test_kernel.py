@@ -141,3 +141,18 @@ def test_the_kernel_takes_the_plain_fifo_case():
     jt = JobTable.from_columns({"job_id": ["1"], "submit": [0], "runtime": [10], "gpus": [1]}, "kernel")
     assert kernel.supported(Engine(_scenario(), jt))
     assert not kernel.supported(Engine(_scenario(), jt, skip_unchanged=False))
+
+
+@built
+def test_more_request_shapes_than_the_kernel_keeps_orders_for():
+    """Over 4,096 distinct per-node requests: the kernel drops its node orders and rebuilds them."""
+    n = 5000
+    rng = np.random.default_rng(7)
+    sc = _scenario(cluster={"nodes": [{"NodeName": "n[1-4]", "CPUs": 64, "RealMemory": 100000, "Gres": "gpu:8"}]})
+    jt = JobTable.from_columns({
+        "job_id": [str(k) for k in range(n)], "submit": np.sort(rng.integers(0, 60000, n)),
+        "runtime": rng.integers(60, 3000, n), "time_limit": np.full(n, 3600),
+        "mem_mb": np.arange(n) + 1, "cpus": rng.integers(1, 16, n), "gpus": rng.integers(0, 3, n)}, "kernel")
+    fast, ref = simulate(sc, jobs=jt), simulate(sc, jobs=jt, compiled=False)
+    assert fast.engine == "compiled"
+    _same(fast.jobs, ref.jobs)
