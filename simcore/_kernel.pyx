@@ -382,8 +382,19 @@ cdef class Kernel:
 
     # ------------------------------------------------------------ events
 
+    cdef inline i64 queue_pos(self, i64 r) noexcept:
+        """Where entry rank r is, or goes, in the sorted queue."""
+        cdef i64 lo = 0, hi = self.qlen, mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if self.queue[mid] < r:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
     cdef void submit(self, i64 j, i64 now) noexcept:
-        cdef i64 e, r, pos, lo, hi, mid
+        cdef i64 e, r, lo
         if self.reject[j]:
             self.state[j] = REJECTED
             self.end_code[j] = END_REJECTED
@@ -394,14 +405,7 @@ cdef class Kernel:
         self.n_pending += 1
         for e in range(self.ent_off[j], self.ent_off[j + 1]):
             r = self.erank[e]
-            lo = 0
-            hi = self.qlen
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if self.queue[mid] < r:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = self.queue_pos(r)
             memmove(&self.queue[lo + 1], &self.queue[lo], (self.qlen - lo) * sizeof(i64))
             self.queue[lo] = r
             self.qlen += 1
@@ -492,19 +496,11 @@ cdef class Kernel:
         self.touch(&self.alloc_nodes[off], k)
 
     cdef void drop_started(self) noexcept:
-        cdef i64 x, j, e, r, lo, hi, mid
+        cdef i64 x, j, e, lo
         for x in range(self.n_started):
             j = self.started[x]
             for e in range(self.ent_off[j], self.ent_off[j + 1]):
-                r = self.erank[e]
-                lo = 0
-                hi = self.qlen
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if self.queue[mid] < r:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                lo = self.queue_pos(self.erank[e])
                 memmove(&self.queue[lo], &self.queue[lo + 1], (self.qlen - lo - 1) * sizeof(i64))
                 self.qlen -= 1
         self.n_started = 0
