@@ -1,10 +1,19 @@
 """Builds the compiled engine (simcore/_kernel.pyx). Everything else is in pyproject.toml.
 
-The extension is optional: without a C compiler the install still succeeds and simcore runs every
-scenario in its pure-Python engine (simcore.kernel.AVAILABLE is then False)."""
+The extension is optional: without a C compiler (or Cython) the install still succeeds, with a
+warning, and simcore runs every scenario in its pure-Python engine (simcore.kernel.AVAILABLE is
+then False; the results are the same, only slower)."""
 
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-setup(ext_modules=cythonize([Extension("simcore._kernel", ["simcore/_kernel.pyx"], optional=True)],
-                            compiler_directives={"language_level": 3}))
+try:
+    from Cython.Build import cythonize
+except ImportError:          # only without build isolation: pyproject.toml's build requires have it
+    extensions = []
+else:
+    extensions = cythonize([Extension("simcore._kernel", ["simcore/_kernel.pyx"])],
+                           compiler_directives={"language_level": 3})
+    for ext in extensions:
+        ext.optional = True   # cythonize does not carry Extension(optional=...) over
+
+setup(ext_modules=extensions)
