@@ -60,7 +60,7 @@ def _codes(values) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype.kind in "iub" or (
             isinstance(values, list) and values and isinstance(values[0], (int, bool))):
         arr = np.asarray(values, dtype=np.int64)
-        return arr - arr.min()
+        return arr - arr.min() if len(arr) else arr
     seen: dict = {}
     return np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values))
 

@@ -156,3 +156,16 @@ def test_more_request_shapes_than_the_kernel_keeps_orders_for():
     fast, ref = simulate(sc, jobs=jt), simulate(sc, jobs=jt, compiled=False)
     assert fast.engine == "compiled"
     _same(fast.jobs, ref.jobs)
+
+
+@built
+@pytest.mark.parametrize("cols", [
+    {"job_id": [], "submit": [], "runtime": []},
+    {"job_id": ["a", "b"], "submit": [5, 5], "runtime": [10, 3], "cpus": [99, 1]},   # one rejected at submit
+])
+def test_empty_and_rejected_workloads(cols):
+    jt = JobTable.from_columns(cols, "kernel")
+    fast, ref = simulate(_scenario(), jobs=jt), simulate(_scenario(), jobs=jt, compiled=False)
+    assert fast.engine == "compiled"
+    _same(fast.jobs, ref.jobs)
+    _same(fast.timeseries, ref.timeseries)
