@@ -121,6 +121,7 @@ class Engine:
         self.end_t = [-1] * n
         self.ran_part = [-1] * n
         self.alloc = [None] * n
+        self.alloc_flat: tuple[np.ndarray, np.ndarray] | None = None   # simcore.kernel's form of alloc
         self.alloc_cpus = [0] * n
         self.alloc_gpus = [0] * n
         self.limit_used = [0] * n
@@ -773,6 +774,21 @@ class Engine:
             text = seen[key] = collect_hostlist([names[i] for i in alloc])
         return text
 
+    def _nodes_alloc(self, started: np.ndarray) -> np.ndarray:
+        """Each job's nodes as a hostlist ("" if it never started)."""
+        names = self.nodes.names
+        seen: dict[tuple[int, ...], str] = {}
+        if self.alloc_flat is None:
+            return np.array([self._hostlist(a, names, seen) for a in self.alloc], dtype=object)
+        off, flat = self.alloc_flat
+        nn = np.asarray(self.nn, dtype=np.int64)
+        out = np.full(self.n, "", dtype=object)
+        single = started & (nn == 1)
+        out[single] = np.array(names, dtype=object)[flat[off[single]]]
+        for j in np.flatnonzero(started & (nn > 1)).tolist():
+            out[j] = self._hostlist(flat[off[j]:off[j] + nn[j]].tolist(), names, seen)
+        return out
+
     def job_columns(self) -> dict[str, np.ndarray]:
         """One row per job (docs/metrics.md, "per-job output")."""
         J = self.jobs
@@ -782,24 +798,22 @@ class Engine:
         start[~started] = np.nan
         end[~started] = np.nan
         sub = np.asarray(self.sub, dtype=np.float64)
-        state = np.array([self.end_state[j] if self.state[j] in (DONE, REJECTED) else
-                          ("RUNNING" if self.state[j] == RUNNING else "PENDING") for j in range(self.n)],
-                         dtype=object)
-        names = self.nodes.names
-        seen: dict[tuple[int, ...], str] = {}
-        part = np.array([self.pname[self.ran_part[j]] if self.ran_part[j] >= 0 else J["partition"][j]
-                         for j in range(self.n)], dtype=object)
+        code = np.asarray(self.state, dtype=np.int64)
+        state = np.where((code == DONE) | (code == REJECTED), np.asarray(self.end_state, dtype=object),
+                         np.where(code == RUNNING, "RUNNING", "PENDING").astype(object))
+        ran = np.asarray(self.ran_part, dtype=np.int64)
+        part = np.where(ran >= 0, np.array(self.pname + [""], dtype=object)[ran], J["partition"])
         cols: dict[str, np.ndarray] = {
             "job_id": J["job_id"], "user": J["user"], "account": J["account"], "partition": part,
             "qos": J["qos"], "submit": sub, "eligible": np.asarray(self.eligible, dtype=np.float64),
             "start": start, "end": end, "wait_s": start - sub, "run_s": end - start,
             "time_limit": np.array(self.limit_used, dtype=np.int64), "state": state,
-            "nodes_alloc": np.array([self._hostlist(a, names, seen) for a in self.alloc], dtype=object),
+            "nodes_alloc": self._nodes_alloc(started),
             "nodes": J["nodes"], "cpus": J["cpus"], "gpus": J["gpus"],
             "alloc_cpus": np.array(self.alloc_cpus, dtype=np.int64),
             "alloc_gpus": np.array(self.alloc_gpus, dtype=np.int64),
             "started_by": np.array(self.started_by, dtype=object),
-            "reason": np.array([self.reason[j] if not started[j] else "" for j in range(self.n)], dtype=object),
+            "reason": np.where(started, "", np.asarray(self.reason, dtype=object)).astype(object),
             "preemptions": self.preempt_count, "lost_gpu_s": self.lost_gpu_s,
         }
         for r in sorted(self.reason_acc):

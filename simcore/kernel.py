@@ -61,8 +61,14 @@ def _codes(values) -> np.ndarray:
             isinstance(values, list) and values and isinstance(values[0], (int, bool))):
         arr = np.asarray(values, dtype=np.int64)
         return arr - arr.min() if len(arr) else arr
-    seen: dict = {}
-    return np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values))
+    import pyarrow as pa
+
+    try:        # texts: Arrow's dictionary encoding (a dict in Python cost seconds at 1M jobs)
+        return pa.array(values, type=pa.string()).dictionary_encode().indices.to_numpy(
+            zero_copy_only=False).astype(np.int64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        seen: dict = {}
+        return np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values))
 
 
 def _groups(columns: list) -> tuple[np.ndarray, np.ndarray]:
@@ -154,11 +160,11 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
     erank[rank_entry] = np.arange(len(ejob))
     cpn, mpn, gpn = (np.asarray(x, dtype=np.int64) for x in (e.cpn, e.mpn, e.gpn))
     eexcl = (np.asarray(e.jexcl, dtype=bool)[ejob] | np.asarray(e.pexcl, dtype=bool)[epart]).astype(np.int64)
-    shape_cols = np.column_stack([epart, cpn[ejob], mpn[ejob], gpn[ejob], jgt[ejob], eexcl]).astype(np.int64)
-    shapes, eshape = (np.unique(shape_cols, axis=0, return_inverse=True) if len(ejob)
-                      else (np.zeros((0, 6), dtype=np.int64), np.zeros(0, dtype=np.int64)))
+    shape_cols = [epart, cpn[ejob], mpn[ejob], gpn[ejob], jgt[ejob], eexcl]
+    first_of_shape, eshape = _groups(shape_cols) if len(ejob) else (np.zeros(0, dtype=np.int64),) * 2
+    shapes = np.column_stack(shape_cols).astype(np.int64)[first_of_shape].reshape(-1, 6)
     users = _codes(e.jobs["user"])
-    ereq = _groups([eshape.reshape(-1), np.asarray(e.nn, dtype=np.int64)[ejob]])[1] if len(ejob) else eshape
+    ereq = _groups([eshape, np.asarray(e.nn, dtype=np.int64)[ejob]])[1] if len(ejob) else eshape
     a = {
         "n": n, "N": N, "P": P, "U": int(users.max()) + 1 if n else 0,
         "sched_interval": sp.sched_interval, "bf_interval": sp.bf_interval if sp.backfill else 0,
@@ -175,7 +181,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         "ent_off": ent_off, "order": np.argsort(sub, kind="stable").astype(np.int64),
         "reject": reject, "init_reason": init,
         "ejob": ejob, "epart": epart, "erank": erank, "etl": _time_limits(e, ejob, epart),
-        "eshape": eshape.reshape(-1).astype(np.int64), "estatic": estatic, "eexcl": eexcl,
+        "eshape": eshape.astype(np.int64), "estatic": estatic, "eexcl": eexcl,
         "rank_entry": rank_entry, "ereq": ereq, "n_req": int(ereq.max()) + 1 if len(ereq) else 0,
         "sp": shapes[:, 0].copy(), "sc": shapes[:, 1].copy(), "sm": shapes[:, 2].copy(),
         "sg": shapes[:, 3].copy(), "sgt": shapes[:, 4].copy(), "sx": shapes[:, 5].copy(),
@@ -188,21 +194,21 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
 
 
 def _outputs(e: "Engine", k, a: dict, reasons: list[str]) -> None:
+    """The kernel's arrays as the engine's per-job state (arrays where job_columns takes them)."""
     n = e.n
-    e.state = k.state_a.tolist()
-    e.start_t = k.start_a.tolist()
-    e.end_t = k.end_a.tolist()
+    e.state = k.state_a
+    e.start_t = k.start_a
+    e.end_t = k.end_a
     ran = k.ran_a
-    e.ran_part = np.where(ran >= 0, a["epart"][np.maximum(ran, 0)] if len(a["epart"]) else -1, -1).tolist()
-    off, nodes, nn = k.alloc_off_a.tolist(), k.alloc_nodes_a.tolist(), e.nn
-    e.alloc = [nodes[off[j]:off[j] + nn[j]] if s >= 0 else None for j, s in enumerate(e.start_t)]
-    e.alloc_cpus = k.acpu_a.tolist()
-    e.alloc_gpus = k.agpu_a.tolist()
-    e.limit_used = k.limit_a.tolist()
-    e.end_state = [END_STATES[c] for c in k.endst_a.tolist()]
-    e.started_by = [STARTED_BY[c] for c in k.by_a.tolist()]
-    e.reason = [reasons[c] for c in k.reason_a.tolist()]
-    e.reason_t = k.reason_t_a.tolist()
+    e.ran_part = np.where(ran >= 0, a["epart"][np.maximum(ran, 0)] if len(a["epart"]) else -1, -1)
+    e.alloc_flat = (k.alloc_off_a[:n], k.alloc_nodes_a)
+    e.alloc_cpus = k.acpu_a
+    e.alloc_gpus = k.agpu_a
+    e.limit_used = k.limit_a
+    e.end_state = np.array(END_STATES, dtype=object)[k.endst_a]
+    e.started_by = np.array(STARTED_BY, dtype=object)[k.by_a]
+    e.reason = np.array(reasons, dtype=object)[k.reason_a]
+    e.reason_t = k.reason_t_a
     acc = k.acc_a[: len(reasons) * n].reshape(len(reasons), n)
     e.reason_acc = {reasons[c]: acc[c].copy() for c in np.flatnonzero(k.used_a).tolist()}
     e.t_end = k.t_end
