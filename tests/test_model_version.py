@@ -21,6 +21,10 @@ SCENARIO = Path(__file__).resolve().parents[1] / "examples" / "university-gpu" /
 # MODEL_VERSION -> digest of the reference run; add a line when you bump MODEL_VERSION.
 DIGESTS = {
     "sim-1": "5aad94849ce041cb",
+    # backfill skip rules corrected (a pass that started a job under a binding bf_max_job_test or
+    # bf_max_job_user is followed by another and leaves no plan to resume): this reference run is
+    # unchanged, runs with deep queues or per-user backfill caps may not be
+    "sim-2": "5aad94849ce041cb",
 }
 
 
