@@ -60,7 +60,12 @@ def _codes(values) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype.kind in "iub" or (
             isinstance(values, list) and values and isinstance(values[0], (int, bool))):
         arr = np.asarray(values, dtype=np.int64)
-        return arr - arr.min() if len(arr) else arr
+        if not len(arr):
+            return arr
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo < len(arr):            # dense enough: the offset is the code, below the row count
+            return arr - lo
+        return np.unique(arr, return_inverse=True)[1].reshape(-1)
     import pyarrow as pa
 
     try:        # texts: Arrow's dictionary encoding (a dict in Python cost seconds at 1M jobs)
@@ -72,13 +77,15 @@ def _codes(values) -> np.ndarray:
 
 
 def _groups(columns: list) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each group, group of each row) of the rows equal in every column."""
+    """(first row of each group, group of each row) of the rows equal in every column. Codes are
+    below the row count n, so re-coding the key whenever the product of widths would pass 2^62
+    keeps it exact: after a re-code both factors are at most n."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
     span = 1
     for col in columns:
         codes = _codes(col)
         width = int(codes.max()) + 1 if len(codes) else 1
-        if span * width >= 1 << 62:          # re-code so the combined key cannot overflow
+        if span * width >= 1 << 62:          # Python ints: the test itself cannot overflow
             key = np.unique(key, return_inverse=True)[1].reshape(-1)
             span = int(key.max()) + 1 if len(key) else 1
         key = key * width + codes
@@ -95,13 +102,13 @@ def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarr
     n = e.n
     enforce = e.sp.enforce_part_limits
     # the time limit matters to Engine._static_reason only through "over the partition's MaxTime"
-    tl = np.asarray(e.tl, dtype=np.int64)
     over = np.zeros(n, dtype=np.int64)
-    for p, mt in enumerate(e.pmaxt):
-        if mt is not None:
-            over |= (_time_limits(e, np.arange(n), np.full(n, p)) > mt).astype(np.int64) << p
-    if len(e.pname) > 62:
-        over = tl
+    if len(e.pname) > 62:                # too many for a bitmask: the time limit itself
+        over = np.asarray(e.tl, dtype=np.int64)
+    else:
+        for p, mt in enumerate(e.pmaxt):
+            if mt is not None:
+                over |= (_time_limits(e, np.arange(n), np.full(n, p)) > mt).astype(np.int64) << p
     first, group = _groups([e.account, over, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jobs["partition"]])
     flat: list[tuple[int, int, int]] = []
     g_off = [0]

@@ -169,3 +169,26 @@ def test_empty_and_rejected_workloads(cols):
     assert fast.engine == "compiled"
     _same(fast.jobs, ref.jobs)
     _same(fast.timeseries, ref.timeseries)
+
+
+@built
+@pytest.mark.parametrize("parts, cols", [
+    # 62 partitions with a MaxTime and 5 accounts: a wide "over MaxTime" mask next to the accounts
+    ({**{f"p{k}": {"Nodes": "n1", "MaxTime": 1} for k in range(1, 62)},
+      "p0": {"Nodes": "n1", "MaxTime": 1, "AllowAccounts": "a0", "Default": True}},
+     {"account": ["a0", "a1", "a2", "a3", "a4", "a0"], "partition": ["p0"] * 6,
+      "time_limit": [60, 60, 60, 60, 60, 120]}),
+    # one huge memory request next to five CPU counts
+    ({"p": {"Nodes": "ALL", "Default": True}},
+     {"cpus": [1, 2, 3, 4, 5, 1], "mem_mb": [0, 0, 0, 0, 0, (1 << 62) - 1], "time_limit": [60] * 6}),
+])
+def test_jobs_grouped_for_admission_never_collide(parts, cols):
+    """The kernel decides admission once per group of identical requests; wide columns must not
+    make two different requests one group (found by review: the combined key overflowed)."""
+    sc = Scenario.from_dict({"cluster": {"nodes": [{"NodeName": "n1", "CPUs": 4, "RealMemory": 1000}]},
+                             "partitions": parts}, "kernel")
+    jt = JobTable.from_columns({"job_id": [str(k) for k in range(6)], "submit": [0] * 6, "runtime": [10] * 6,
+                                **cols}, "kernel")
+    fast, ref = simulate(sc, jobs=jt), simulate(sc, jobs=jt, compiled=False)
+    assert fast.engine == "compiled"
+    _same(fast.jobs, ref.jobs)
