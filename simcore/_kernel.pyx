@@ -13,7 +13,7 @@ outputs are the engine's per-job arrays.
 """
 
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc, qsort, realloc
+from libc.stdlib cimport abort, free, realloc
 from libc.string cimport memmove
 
 import numpy as np
@@ -38,15 +38,18 @@ cdef i64* _ptr(object arr):
     return &view[0]
 
 
-cdef int _cmp_i64(const void* a, const void* b) noexcept nogil:
-    cdef i64 x = (<const i64*>a)[0]
-    cdef i64 y = (<const i64*>b)[0]
-    return (x > y) - (x < y)
+cdef void* _grow(void* p, size_t size) noexcept nogil:
+    """realloc, or stop the process: out of memory mid-run there is no schedule to return, and
+    stopping here says so where a NULL pointer would fault somewhere later."""
+    cdef void* q = realloc(p, size if size else 1)
+    if q == NULL:
+        abort()
+    return q
 
 
 cdef void _sort_i64(i64* v, i64 lo, i64 hi) noexcept nogil:
     """Sort v[lo:hi] ascending: quicksort (median of three) down to short runs, then insertion
-    sort; qsort's comparator call per comparison was a seventh of a FIFO run."""
+    sort; libc qsort's comparator call per comparison was a seventh of a FIFO run."""
     cdef i64 i, j, x, pivot, a, b, c
     while hi - lo > 16:
         a = v[lo]; b = v[(lo + hi) >> 1]; c = v[hi - 1]
@@ -186,8 +189,8 @@ cdef class Kernel:
         self.sgt = self._in(a["sgt"])
         self.sx = self._in(a["sx"])
         self.efail = self._in(np.full(self.n_ent, -1, dtype=np.int64))
-        self.c_raw = <i64**>malloc(max(self.n_shapes, 1) * sizeof(i64*))
-        self.c_ord = <i64**>malloc(max(self.n_shapes, 1) * sizeof(i64*))
+        self.c_raw = <i64**>_grow(NULL, max(self.n_shapes, 1) * sizeof(i64*))
+        self.c_ord = <i64**>_grow(NULL, max(self.n_shapes, 1) * sizeof(i64*))
         for s in range(self.n_shapes):
             self.c_raw[s] = NULL
             self.c_ord[s] = NULL
@@ -219,8 +222,8 @@ cdef class Kernel:
         self.blocked_part = self._zeros(self.P); self.tainted = self._zeros(self.P)
         self.blocked_node = self._zeros(N); self.bnodes = self._zeros(N); self.cand = self._zeros(N)
         self.chosen = self._zeros(N); self.feas = self._zeros(N)
-        self.res_s = <i64**>malloc(N * sizeof(i64*))
-        self.res_e = <i64**>malloc(N * sizeof(i64*))
+        self.res_s = <i64**>_grow(NULL, N * sizeof(i64*))
+        self.res_e = <i64**>_grow(NULL, N * sizeof(i64*))
         for i in range(N):
             self.res_s[i] = NULL
             self.res_e[i] = NULL
@@ -230,7 +233,7 @@ cdef class Kernel:
         self.seen = self._in(np.full(n, -1, dtype=np.int64)); self.ucnt = self._zeros(self.U + 1)
         self.deferred = self._zeros(n + 1); self.sel_a = self._zeros(N); self.sel_b = self._zeros(N)
         self.ev_cap = 4 * N + 16
-        self.ev = <i64*>malloc(self.ev_cap * sizeof(i64))
+        self.ev = <i64*>_grow(NULL, self.ev_cap * sizeof(i64))
         self.pass_id = 0
         self.new_ranks = self._zeros(self.n_ent + 1)
         self.n_new = 0; self.resumable = 0; self.saved = 0
@@ -633,8 +636,8 @@ cdef class Kernel:
                     free(self.c_ord[x]); self.c_ord[x] = NULL
                 self.n_cached = 0
             self.n_cached += 1
-            raw = self.c_raw[s] = <i64*>malloc(size * sizeof(i64))
-            order = self.c_ord[s] = <i64*>malloc(2 * size * sizeof(i64))
+            raw = self.c_raw[s] = <i64*>_grow(NULL, size * sizeof(i64))
+            order = self.c_ord[s] = <i64*>_grow(NULL, 2 * size * sizeof(i64))
             for x in range(size):
                 i = self.pn_list[a + x]
                 raw[x] = self.raw_time(i, s)
@@ -704,8 +707,8 @@ cdef class Kernel:
             self.n_touched += 1
         if n == self.res_cap[i]:
             self.res_cap[i] = 2 * n + 4
-            self.res_s[i] = <i64*>realloc(self.res_s[i], self.res_cap[i] * sizeof(i64))
-            self.res_e[i] = <i64*>realloc(self.res_e[i], self.res_cap[i] * sizeof(i64))
+            self.res_s[i] = <i64*>_grow(self.res_s[i], self.res_cap[i] * sizeof(i64))
+            self.res_e[i] = <i64*>_grow(self.res_e[i], self.res_cap[i] * sizeof(i64))
         cdef i64* rs = self.res_s[i]
         cdef i64* re = self.res_e[i]
         x = n
@@ -783,7 +786,7 @@ cdef class Kernel:
             need = nev + 2 * self.res_n[i] + 1
             if need > self.ev_cap:
                 self.ev_cap = 2 * need
-                self.ev = <i64*>realloc(self.ev, self.ev_cap * sizeof(i64))
+                self.ev = <i64*>_grow(self.ev, self.ev_cap * sizeof(i64))
             t = a
             rs = self.res_s[i]
             re = self.res_e[i]
@@ -908,7 +911,7 @@ cdef class Kernel:
                     resume = False
                     break
         if resume:
-            qsort(self.new_ranks, self.n_new, sizeof(i64), _cmp_i64)
+            _sort_i64(self.new_ranks, 0, self.n_new)
             entries, walk = self.new_ranks, self.n_new
             tested, first, nd = self.s_tested, self.s_first, self.s_nd
             last = entries[walk - 1] if walk else self.s_last
