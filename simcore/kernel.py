@@ -56,7 +56,8 @@ def _time_limits(e: "Engine", jobs: np.ndarray, parts: np.ndarray) -> np.ndarray
 
 
 def _codes(values) -> np.ndarray:
-    """Integer codes of a column's values, from 0: numbers less their minimum, texts by first sight."""
+    """Integer codes below the row count: numbers less their minimum (or their rank, when sparse),
+    texts in order of first sight."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "iub" or (
             isinstance(values, list) and values and isinstance(values[0], (int, bool))):
         arr = np.asarray(values, dtype=np.int64)
