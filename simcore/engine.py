@@ -331,21 +331,30 @@ class Engine:
 
     # ------------------------------------------------------------ events
 
-    def _submit(self, j: int, now: int) -> None:
+    def _admit(self, j: int) -> tuple[list[tuple[int, int, str | None]], bool]:
+        """Job j's queue entries (k, partition, static reason or None) and whether the partition
+        limits reject it at submit (EnforcePartLimits); simcore.kernel asks this too."""
         entries = []
         limit_fail = 0
         for k, p in enumerate(self.jparts[j]):
             if not self._admissible(j, p):
                 continue
             reason, is_limit = self._static_reason(j, p)
-            if is_limit:
-                limit_fail += 1
+            limit_fail += is_limit
+            entries.append((k, p, reason))
+        enforce = self.sp.enforce_part_limits
+        rejected = (not entries or (enforce == "ALL" and limit_fail > 0)
+                    or (enforce == "ANY" and limit_fail == len(entries)))
+        return entries, rejected
+
+    def _submit(self, j: int, now: int) -> None:
+        admitted, rejected_by_part = self._admit(j)
+        entries = []
+        for k, p, reason in admitted:
             if reason is not None:
                 self.static_reason[(j, p)] = reason
             entries.append((k, p))
-        enforce = self.sp.enforce_part_limits
-        if (not entries or (enforce == "ALL" and limit_fail)
-                or (enforce == "ANY" and limit_fail == len(entries))):
+        if rejected_by_part:
             self.state[j] = REJECTED
             self.end_state[j] = "REJECTED"
             return

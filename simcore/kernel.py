@@ -101,7 +101,6 @@ def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarr
     reason until a scheduler reaches it. Admission and static reasons depend only on the fields
     grouped on here, so they are asked once per group with the Python engine's own methods."""
     n = e.n
-    enforce = e.sp.enforce_part_limits
     # the time limit matters to Engine._static_reason only through "over the partition's MaxTime"
     over = np.zeros(n, dtype=np.int64)
     if len(e.pname) > 62:                # too many for a bitmask: the time limit itself
@@ -115,17 +114,9 @@ def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarr
     g_off = [0]
     g_reject, g_init = [], []
     for j in first.tolist():
-        entries, limit_fail = [], 0
-        for k, p in enumerate(e.jparts[j]):
-            if not e._admissible(j, p):
-                continue
-            reason, is_limit = e._static_reason(j, p)
-            limit_fail += is_limit
-            entries.append((k, p, -1 if reason is None else reasons.setdefault(reason, len(reasons))))
-        rejected = bool(not entries or (enforce == "ALL" and limit_fail)
-                        or (enforce == "ANY" and limit_fail == len(entries)))
-        if rejected:
-            entries = []
+        admitted, rejected = e._admit(j)
+        entries = [] if rejected else [(k, p, -1 if r is None else reasons.setdefault(r, len(reasons)))
+                                       for k, p, r in admitted]
         flat.extend(entries)
         g_off.append(len(flat))
         g_reject.append(rejected)
