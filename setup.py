@@ -11,7 +11,9 @@ try:
 except ImportError:          # only without build isolation: pyproject.toml's build requires have it
     extensions = []
 else:
-    extensions = cythonize([Extension("simcore._kernel", ["simcore/_kernel.pyx"])],
+    # no fused multiply-add: the limits' float sums must round as the Python engine's do
+    extensions = cythonize([Extension("simcore._kernel", ["simcore/_kernel.pyx"],
+                                      extra_compile_args=["-ffp-contract=off"])],
                            compiler_directives={"language_level": 3})
     for ext in extensions:
         ext.optional = True   # cythonize does not carry Extension(optional=...) over

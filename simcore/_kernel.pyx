@@ -12,6 +12,7 @@ Inputs are prepared by simcore.kernel (admission, static reasons, queue order, r
 outputs are the engine's per-job arrays.
 """
 
+from libc.math cimport fabs
 from libc.stdint cimport int64_t
 from libc.stdlib cimport abort, free, realloc
 from libc.string cimport memmove
@@ -31,10 +32,17 @@ cdef i64 BY_MAIN = 1, BY_BACKFILL = 2
 # reason codes fixed by simcore.kernel; static reasons follow
 cdef i64 R_NONE = 0, R_PRIORITY = 1, R_RESOURCES = 2
 cdef i64 MAX_CACHED_SHAPES = 4096
+cdef i64 CK_TRES = 0, CK_RUN = 1, CK_JOBS = 2     # simcore.limits' check kinds
+cdef double EPS = 1e-6                            # simcore.limits._EPS
 
 
 cdef i64* _ptr(object arr):
     cdef i64[::1] view = arr
+    return &view[0]
+
+
+cdef double* _dptr(object arr):
+    cdef double[::1] view = arr
     return &view[0]
 
 
@@ -136,6 +144,28 @@ cdef class Kernel:
     # the plan the last pass left (Backfill.saved): still exact while `resumable`
     cdef arr new_ranks
     cdef i64 n_new, resumable, saved, s_tested, s_first, s_nd, s_last
+    # QOS/association limits (simcore.limits.Limits.flat): l_on = start checks, l_conf = any hook
+    cdef bint l_on, l_conf
+    cdef i64 T, period, last_tick, next_tick, n_tracked, memo_ep, ok_ep, n_arh
+    cdef arr lkey, lover, lcombo, ck_off, ck_kind, ck_h, ck_k, ck_reason, cn_off, cn_h, rh_off, rh_h
+    cdef arr rk_off, rk_k, arh, sb_off, sb_h, sb_lim, sb_reason, sh_off, sh_h, deny, submitted, tracked
+    cdef arr lmemo, lmemo_ep, lok, lok_ep     # per limits key: Engine.limit_memo, limit_ok
+    cdef double *lreq
+    cdef double *ltl
+    cdef double *ck_lim
+    cdef double *l_used
+    cdef double *l_run
+    cdef double *l_rate
+    cdef double *l_comp
+    cdef double *l_jobs
+    cdef double *x_end       # heap of run-minute bookings' expiry: (end, job, start)
+    cdef arr x_j, x_s
+    cdef i64 xlen
+    # limit-idle GPUs (Engine._limit_idle): limit-held jobs, their counts per shape and per key
+    cdef arr rlimit, lishape, li_s, li_n, lb_pos, lb_list, li_cnt, li_act, li_apos, li_keys, li_seen, li_fit
+    cdef i64 n_lb, n_act, li_total, li_unmemo, li_rate, li_since, win0, win1, total_gpus, used_gpus, li_call
+    cdef bint li_dirty
+    cdef public double li_gpu_s
 
     def __init__(self, dict a):
         self.keep = []
@@ -237,6 +267,46 @@ cdef class Kernel:
         self.pass_id = 0
         self.new_ranks = self._zeros(self.n_ent + 1)
         self.n_new = 0; self.resumable = 0; self.saved = 0
+        self._limits_in(a)
+
+    def _limits_in(self, dict a):
+        cdef dict L = a["limits"]
+        cdef i64 n = self.n, K, S
+        self.l_on = L["active"]; self.l_conf = L["configured"]
+        self.T = L["T"]; self.period = L["period"]
+        self.last_tick = 0; self.next_tick = self.period; self.n_tracked = 0
+        self.memo_ep = 0; self.ok_ep = 0
+        self.lkey = self._in(L["key"]); self.lover = self._in(L["over"]); self.lcombo = self._in(L["combo"])
+        self.lreq = self._din(L["req"]); self.ltl = self._din(L["tl"])
+        self.ck_off = self._in(L["ck_off"]); self.ck_kind = self._in(L["ck_kind"]); self.ck_h = self._in(L["ck_h"])
+        self.ck_k = self._in(L["ck_k"]); self.ck_reason = self._in(L["ck_reason"]); self.ck_lim = self._din(L["ck_lim"])
+        self.cn_off = self._in(L["cn_off"]); self.cn_h = self._in(L["cn_h"])
+        self.rh_off = self._in(L["rh_off"]); self.rh_h = self._in(L["rh_h"])
+        self.rk_off = self._in(L["rk_off"]); self.rk_k = self._in(L["rk_k"])
+        self.arh = self._in(L["arh"]); self.n_arh = len(L["arh"])
+        self.sb_off = self._in(L["sb_off"]); self.sb_h = self._in(L["sb_h"]); self.sb_lim = self._in(L["sb_lim"])
+        self.sb_reason = self._in(L["sb_reason"])
+        self.sh_off = self._in(L["sh_off"]); self.sh_h = self._in(L["sh_h"]); self.deny = self._in(L["deny"])
+        self.submitted = self._zeros(L["H"])
+        self.l_used = self._dzeros(L["H"] * self.T); self.l_run = self._dzeros(L["H"] * self.T)
+        self.l_rate = self._dzeros(L["H"] * self.T); self.l_comp = self._dzeros(L["H"] * self.T)
+        self.l_jobs = self._dzeros(L["H"])
+        self.tracked = self._in(np.full(n, -1, dtype=np.int64))
+        self.x_end = self._dzeros(n + 1); self.x_j = self._zeros(n + 1); self.x_s = self._zeros(n + 1)
+        self.xlen = 0
+        K = int(L["key"].max()) + 1 if n else 1
+        self.lmemo = self._zeros(K); self.lmemo_ep = self._in(np.full(K, -1, dtype=np.int64))
+        self.lok = self._zeros(K); self.lok_ep = self._in(np.full(K, -1, dtype=np.int64))
+        self.rlimit = self._in(a["rlimit"]); self.lishape = self._in(a["lishape"])
+        self.li_s = self._in(a["li_s"]); self.li_n = self._in(a["li_n"])
+        S = len(a["li_s"])
+        self.lb_pos = self._in(np.full(n, -1, dtype=np.int64)); self.lb_list = self._zeros(n); self.n_lb = 0
+        self.li_cnt = self._zeros(S); self.li_act = self._zeros(S); self.li_apos = self._zeros(S); self.n_act = 0
+        self.li_keys = self._zeros(K); self.li_seen = self._in(np.full(S, -1, dtype=np.int64))
+        self.li_fit = self._zeros(S); self.li_call = 0
+        self.li_total = 0; self.li_unmemo = 0; self.li_rate = 0; self.li_since = 0
+        self.win0 = a["win0"]; self.win1 = a["win1"]; self.total_gpus = int(np.sum(a["ngpu"])); self.used_gpus = 0
+        self.li_dirty = True; self.li_gpu_s = 0.0
 
     def __dealloc__(self):
         cdef i64 s, i
@@ -264,15 +334,289 @@ cdef class Kernel:
     cdef i64* _zeros(self, i64 size):
         return self._in(np.zeros(max(size, 1), dtype=np.int64))
 
+    cdef double* _din(self, object arr):
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        if len(arr) == 0:
+            arr = np.zeros(1, dtype=np.float64)
+        self.keep.append(arr)
+        return _dptr(arr)
+
+    cdef double* _dzeros(self, i64 size):
+        return self._din(np.zeros(max(size, 1), dtype=np.float64))
+
     # ------------------------------------------------------------ reasons
 
     cdef inline void set_reason(self, i64 j, i64 r, i64 now) noexcept:
-        cdef i64 old = self.reason[j]
+        cdef i64 old = self.reason[j], x
         if old != r:
             self.acc[old * self.n + j] += now - self.reason_t[j]
             self.rused[old] = 1
             self.reason[j] = r
             self.reason_t[j] = now
+            if self.rlimit[r]:
+                if self.lb_pos[j] < 0:
+                    self.lb_pos[j] = self.n_lb
+                    self.lb_list[self.n_lb] = j
+                    self.n_lb += 1
+                    self.li_count(j, 1)
+                self.li_dirty = True
+            elif self.rlimit[old]:
+                x = self.lb_pos[j]
+                if x >= 0:
+                    self.n_lb -= 1
+                    self.lb_list[x] = self.lb_list[self.n_lb]
+                    self.lb_pos[self.lb_list[x]] = x
+                    self.lb_pos[j] = -1
+                    self.li_count(j, -1)
+                self.li_dirty = True
+
+    # ------------------------------------------------------------ limits (simcore.limits.Limits)
+
+    cdef void li_count(self, i64 j, i64 d) noexcept:
+        """Engine._li_count: job j joins (d=+1) or leaves (-1) the limit-held jobs."""
+        cdef i64 s, k, x
+        if not self.gpn[j] or not self.l_on:
+            return
+        s = self.lishape[j]
+        k = self.lkey[j]
+        self.li_cnt[s] += d
+        if self.li_cnt[s] == d and d > 0:
+            self.li_apos[s] = self.n_act
+            self.li_act[self.n_act] = s
+            self.n_act += 1
+        elif self.li_cnt[s] == 0:
+            x = self.li_apos[s]
+            self.n_act -= 1
+            self.li_act[x] = self.li_act[self.n_act]
+            self.li_apos[self.li_act[x]] = x
+        self.li_keys[k] += d
+        self.li_total += d
+        if self.lmemo_ep[k] != self.memo_ep:
+            self.li_unmemo += d
+
+    cdef inline bint x_less(self, i64 a, i64 b) noexcept:
+        if self.x_end[a] != self.x_end[b]:
+            return self.x_end[a] < self.x_end[b]
+        if self.x_j[a] != self.x_j[b]:
+            return self.x_j[a] < self.x_j[b]
+        return self.x_s[a] < self.x_s[b]
+
+    cdef inline void x_swap(self, i64 a, i64 b) noexcept:
+        cdef double t = self.x_end[a]
+        self.x_end[a] = self.x_end[b]; self.x_end[b] = t
+        self.x_j[a], self.x_j[b] = self.x_j[b], self.x_j[a]
+        self.x_s[a], self.x_s[b] = self.x_s[b], self.x_s[a]
+
+    cdef void x_push(self, double end, i64 j, i64 start) noexcept:
+        cdef i64 k = self.xlen, parent
+        self.x_end[k] = end; self.x_j[k] = j; self.x_s[k] = start
+        self.xlen += 1
+        while k > 0:
+            parent = (k - 1) >> 1
+            if not self.x_less(k, parent):
+                break
+            self.x_swap(k, parent)
+            k = parent
+
+    cdef void x_pop(self) noexcept:
+        cdef i64 k = 0, c
+        self.xlen -= 1
+        self.x_swap(0, self.xlen)
+        while True:
+            c = 2 * k + 1
+            if c >= self.xlen:
+                break
+            if c + 1 < self.xlen and self.x_less(c + 1, c):
+                c += 1
+            if not self.x_less(c, k):
+                break
+            self.x_swap(c, k)
+            k = c
+
+    cdef void l_sync(self, i64 now) noexcept:
+        """Limits._sync: apply the PriorityCalcPeriod ticks up to now to run-minute usage."""
+        cdef i64 tick = now // self.period * self.period, dt, x, y, h, idx, j, st
+        cdef double r, end
+        self.next_tick = tick + self.period
+        if tick <= self.last_tick:
+            return
+        if self.n_tracked:
+            dt = tick - self.last_tick
+            for x in range(self.n_arh):
+                h = self.arh[x]
+                for y in range(self.rk_off[h], self.rk_off[h + 1]):
+                    idx = h * self.T + self.rk_k[y]
+                    r = self.l_rate[idx]
+                    if r != 0 or self.l_comp[idx] != 0:
+                        self.l_run[idx] -= r * <double>dt - self.l_comp[idx]
+                        self.l_comp[idx] = 0.0
+            while self.xlen and self.x_end[0] <= <double>tick:
+                end = self.x_end[0]; j = self.x_j[0]; st = self.x_s[0]
+                self.x_pop()
+                if self.tracked[j] != st:
+                    continue
+                self.tracked[j] = -1
+                self.n_tracked -= 1
+                self.l_book(j, -1.0, <double>tick - end, 0.0)
+        self.last_tick = tick
+
+    cdef void l_book(self, i64 j, double sign, double run, double comp) noexcept:
+        """Limits._book: job j's TRES join (+1) or leave (-1) its run-minute holders' count-down."""
+        cdef i64 c = self.lcombo[j], x, y, h, idx
+        cdef double v
+        for x in range(self.rh_off[c], self.rh_off[c + 1]):
+            h = self.rh_h[x]
+            for y in range(self.rk_off[h], self.rk_off[h + 1]):
+                v = self.lreq[j * self.T + self.rk_k[y]]
+                if v != 0:
+                    idx = h * self.T + self.rk_k[y]
+                    self.l_rate[idx] += sign * v
+                    self.l_run[idx] += v * run
+                    self.l_comp[idx] += v * comp
+                    if fabs(self.l_rate[idx]) < EPS:
+                        self.l_rate[idx] = 0.0
+
+    cdef i64 l_submit(self, i64 j) noexcept:
+        """Limits.on_submit: the rejecting reason, or -1 (then the job counts as submitted)."""
+        cdef i64 c = self.lcombo[j], x
+        if self.deny[c] and self.lover[j] >= 0:
+            return self.lover[j]
+        for x in range(self.sb_off[c], self.sb_off[c + 1]):
+            if self.submitted[self.sb_h[x]] + 1 > self.sb_lim[x]:
+                return self.sb_reason[x]
+        for x in range(self.sh_off[c], self.sh_off[c + 1]):
+            self.submitted[self.sh_h[x]] += 1
+        return -1
+
+    cdef void l_start(self, i64 j, i64 now) noexcept:
+        cdef i64 c = self.lcombo[j], x, h, k
+        cdef double v
+        for x in range(self.cn_off[c], self.cn_off[c + 1]):
+            h = self.cn_h[x]
+            self.l_jobs[h] += 1
+            for k in range(self.T):
+                v = self.lreq[j * self.T + k]
+                if v != 0:
+                    self.l_used[h * self.T + k] += v
+        if self.rh_off[c] != self.rh_off[c + 1]:
+            self.l_sync(now)
+            # the whole time limit is booked; the next tick counts down only from the start
+            self.l_book(j, 1.0, self.ltl[j], <double>(now - self.last_tick))
+            self.tracked[j] = now
+            self.n_tracked += 1
+            self.x_push(<double>now + self.ltl[j], j, now)
+
+    cdef void l_end(self, i64 j, i64 now) noexcept:
+        cdef i64 c = self.lcombo[j], x, h, k, st
+        cdef double v
+        for x in range(self.cn_off[c], self.cn_off[c + 1]):
+            h = self.cn_h[x]
+            self.l_jobs[h] -= 1
+            for k in range(self.T):
+                v = self.lreq[j * self.T + k]
+                if v != 0:
+                    self.l_used[h * self.T + k] -= v
+        if self.rh_off[c] != self.rh_off[c + 1]:
+            self.l_sync(now)
+            st = self.tracked[j]
+            if st >= 0:
+                self.tracked[j] = -1
+                self.n_tracked -= 1
+                if st > self.last_tick:     # no tick since its start: the whole booking goes
+                    self.l_book(j, -1.0, -self.ltl[j], -<double>(st - self.last_tick))
+                else:                       # what the ticks since its start left of it
+                    self.l_book(j, -1.0, -(self.ltl[j] - <double>(self.last_tick - st)), 0.0)
+        for x in range(self.sh_off[c], self.sh_off[c + 1]):
+            self.submitted[self.sh_h[x]] -= 1
+
+    cdef i64 blocking(self, i64 j, i64 now) noexcept:
+        """Limits.blocking_reason: the first limit that keeps job j waiting, or -1."""
+        cdef i64 c, x, h, kind, k
+        cdef double v
+        if self.lover[j] >= 0:
+            return self.lover[j]
+        c = self.lcombo[j]
+        if self.ck_off[c] == self.ck_off[c + 1]:
+            return -1
+        if now >= self.next_tick:
+            self.l_sync(now)
+        for x in range(self.ck_off[c], self.ck_off[c + 1]):
+            h = self.ck_h[x]
+            kind = self.ck_kind[x]
+            if kind == CK_JOBS:
+                if self.l_jobs[h] + 1 > self.ck_lim[x]:
+                    return self.ck_reason[x]
+                continue
+            k = self.ck_k[x]
+            v = self.lreq[j * self.T + k]
+            if v == 0:
+                continue
+            if kind == CK_TRES:
+                if self.l_used[h * self.T + k] + v > self.ck_lim[x] + EPS:
+                    return self.ck_reason[x]
+            elif self.l_run[h * self.T + k] + v * self.ltl[j] > self.ck_lim[x] + EPS:
+                return self.ck_reason[x]
+        return -1
+
+    cdef i64 limit_reason(self, i64 j, i64 now) noexcept:
+        """Engine.limit_reason: blocking() remembered per limits key, "blocked" until a job ends or
+        a limits tick, "not blocked" until a job starts or the next tick."""
+        cdef i64 key = self.lkey[j], r
+        if self.lmemo_ep[key] == self.memo_ep:
+            return self.lmemo[key]
+        if self.lok_ep[key] == self.ok_ep and self.lok[key] > now:
+            return -1
+        r = self.blocking(j, now)
+        if r >= 0:
+            self.lmemo[key] = r
+            self.lmemo_ep[key] = self.memo_ep
+            self.li_unmemo -= self.li_keys[key]
+        else:
+            self.lok[key] = self.next_tick
+            self.lok_ep[key] = self.ok_ep
+        return r
+
+    cdef bint li_fits(self, i64 s) noexcept:
+        """Whether li_n[s] nodes of the shape's partition take its per-node share now."""
+        cdef i64 ks = self.li_s[s], n = self.li_n[s], p = self.sp[ks]
+        if self.pn_off[p + 1] - self.pn_off[p] < n:
+            return False
+        return self.shape_order(ks)[2 * (n - 1)] < 0
+
+    cdef void limit_idle(self, i64 now) noexcept:
+        """Engine._limit_idle: integrate GPUs left idle while a job that would fit them pends only
+        because of a limit; the rate is recomputed only when something it depends on changed."""
+        cdef i64 lo = self.li_since if self.li_since > self.win0 else self.win0
+        cdef i64 hi = now if now < self.win1 else self.win1, free, want = 0, x, s, j
+        if hi > lo:
+            self.li_gpu_s += <double>(self.li_rate * (hi - lo))
+        self.li_since = now
+        if not self.li_dirty:
+            return
+        self.li_dirty = False
+        free = self.total_gpus - self.used_gpus
+        if free and self.l_on and not self.li_unmemo:
+            for x in range(self.n_act):      # every held job's answer is memoised: per shape
+                s = self.li_act[x]
+                if self.li_fits(s):
+                    want += self.li_cnt[s] * self.sg[self.li_s[s]] * self.li_n[s]
+        elif free and self.l_on:
+            self.li_call += 1
+            for x in range(self.n_lb):
+                j = self.lb_list[x]
+                if self.state[j] != PENDING or not self.gpn[j]:
+                    continue
+                if self.lmemo_ep[self.lkey[j]] != self.memo_ep and self.limit_reason(j, now) < 0:
+                    continue
+                s = self.lishape[j]
+                if self.li_seen[s] != self.li_call:
+                    self.li_seen[s] = self.li_call
+                    self.li_fit[s] = self.li_fits(s)
+                if self.li_fit[s]:
+                    want += self.gpn[j] * self.nn[j]
+                    if want >= free:
+                        break
+        self.li_rate = free if want > free else want
 
     # ------------------------------------------------------------ heap of ends and overrun marks
 
@@ -402,6 +746,13 @@ cdef class Kernel:
             self.state[j] = REJECTED
             self.end_code[j] = END_REJECTED
             return
+        if self.l_conf:
+            r = self.l_submit(j)
+            if r >= 0:                      # a submit limit (or DenyOnLimit) rejects it
+                self.state[j] = REJECTED
+                self.end_code[j] = END_REJECTED
+                self.reason[j] = r
+                return
         self.state[j] = PENDING
         self.reason_t[j] = now
         self.reason[j] = self.init_reason[j]
@@ -437,6 +788,9 @@ cdef class Kernel:
         self.n_alloc += k
         self.alloc_cpus[j] = cpus
         self.alloc_gpus[j] = gpus
+        self.used_gpus += gpus
+        self.li_dirty = True
+        self.ok_ep += 1                     # limit_ok.clear()
         self.run_excl[j] = ex
         self.state[j] = RUNNING
         self.n_pending -= 1
@@ -464,6 +818,8 @@ cdef class Kernel:
         if end > now + L:
             self.seq += 1
             self.h_push(now + L, 1, self.seq, j)
+        if self.l_conf:
+            self.l_start(j, now)
         self.resumable = 0
         if by == BY_MAIN:
             self.dirty_bf = 1
@@ -489,10 +845,16 @@ cdef class Kernel:
                     self.run_cnt[i] -= 1
                     self.run_list[base + y] = self.run_list[base + self.run_cnt[i]]
                     break
+        self.used_gpus -= self.alloc_gpus[j]
+        self.li_dirty = True
         self.state[j] = DONE
         if now > self.start_t[j] + self.limit_used[j]:
             self.overrunning -= 1
+        if self.l_conf:
+            self.l_end(j, now)
         self.epoch += 1
+        self.memo_ep += 1                   # limit_memo.clear()
+        self.li_unmemo = self.li_total
         self.resumable = 0
         self.dirty_main = 1
         self.dirty_bf = 1
@@ -540,6 +902,12 @@ cdef class Kernel:
                 if r == R_NONE or r == R_RESOURCES:
                     self.set_reason(j, R_PRIORITY, now)
                 continue
+            if self.l_on:
+                r = self.limit_reason(j, now)
+                if r >= 0:
+                    if self.reason[j] != r:
+                        self.set_reason(j, r, now)
+                    continue
             k = -1
             a = self.pn_off[p]
             b = self.pn_off[p + 1]
@@ -942,6 +1310,8 @@ cdef class Kernel:
                     usable += 1
             if usable == 0:
                 continue
+            if self.l_on and self.limit_reason(j, now) >= 0:
+                continue
             if tested >= self.max_test:
                 last = r
                 cut = True
@@ -973,13 +1343,17 @@ cdef class Kernel:
     def run(self):
         """Engine.run: ends, submissions, main passes and backfill passes in the engine's order."""
         cdef i64 n = self.n, cursor = 0, si = self.si, bi = self.bi, ns = 0, nb, now = 0, t
-        cdef i64 t_sub, t_evt, te, t_real, j, kind, x
+        cdef i64 t_sub, t_evt, t_lim, te, t_real, j, kind, x
         cdef bint happened, bf_dirty, rerun
         nb = 0 if bi else NEVER
         while True:
             t_sub = self.sub[self.order[cursor]] if cursor < n else NEVER
             t_evt = self.h_t[0] if self.hlen else NEVER
             te = t_sub if t_sub < t_evt else t_evt
+            # Limits.next_change: run-minute usage shrinks at the next PriorityCalcPeriod tick
+            t_lim = (now // self.period + 1) * self.period if self.n_pending and self.n_tracked else NEVER
+            if t_lim < te:
+                te = t_lim
             bf_dirty = bi != 0 and (self.dirty_bf or self.overrunning > 0)
             if te == NEVER and not self.dirty_main and not bf_dirty:
                 break
@@ -1015,6 +1389,14 @@ cdef class Kernel:
                 happened = True
                 self.dirty_main = 1
                 self.dirty_bf = 1
+            if t == t_lim:
+                self.memo_ep += 1
+                self.li_unmemo = self.li_total
+                self.li_dirty = True
+                self.dirty_main = 1
+                self.dirty_bf = 1
+                self.resumable = 0
+                happened = True
             if t == ns:
                 self.main_pass(t, True)
                 ns += si
@@ -1029,6 +1411,8 @@ cdef class Kernel:
                     self.drop_started()
                 self.dirty_bf = rerun and self.n_pending > 0
                 nb += bi
+            if self.n_lb or self.li_rate:
+                self.limit_idle(t)
         self.t_end = 0
         for j in range(n):
             if self.end_t[j] > self.t_end:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simcore.engine import BACKFILL, COMPLETED, MAIN, TIMEOUT, UNLIMITED_TIME
+from simcore.engine import BACKFILL, COMPLETED, LIMIT_REASON_PREFIXES, MAIN, TIMEOUT, UNLIMITED_TIME
 
 if TYPE_CHECKING:
     from simcore.engine import Engine
@@ -35,8 +35,8 @@ STARTED_BY = ("", MAIN, BACKFILL)
 
 def supported(e: "Engine") -> bool:
     """Whether the kernel reproduces this run: only what it implements is configured."""
-    return (AVAILABLE and e.skip_unchanged and not e.limits.configured and not e.preempt.enabled
-            and not e.priority.dynamic and not e.dependents)
+    return (AVAILABLE and e.skip_unchanged and not e.preempt.enabled and not e.priority.dynamic
+            and not e.dependents)
 
 
 def run(e: "Engine") -> None:
@@ -160,8 +160,17 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
     cpn, mpn, gpn = (np.asarray(x, dtype=np.int64) for x in (e.cpn, e.mpn, e.gpn))
     eexcl = (np.asarray(e.jexcl, dtype=bool)[ejob] | np.asarray(e.pexcl, dtype=bool)[epart]).astype(np.int64)
     shape_cols = [epart, cpn[ejob], mpn[ejob], gpn[ejob], jgt[ejob], eexcl]
-    first_of_shape, eshape = _groups(shape_cols) if len(ejob) else (np.zeros(0, dtype=np.int64),) * 2
+    limits = e.limits.flat(lambda r: reasons.setdefault(r, len(reasons)))
+    if limits["active"]:
+        # the limit-idle metric's shapes: the job's first listed partition (Engine.shape_of)
+        p0 = np.asarray([parts[0] for parts in e.jparts], dtype=np.int64)
+        x0 = (np.asarray(e.jexcl, dtype=bool) | np.asarray(e.pexcl, dtype=bool)[p0]).astype(np.int64)
+        shape_cols = [np.concatenate([a, b]) for a, b in zip(shape_cols, [p0, cpn, mpn, gpn, jgt, x0])]
+    first_of_shape, shape_of = _groups(shape_cols) if len(shape_cols[0]) else (np.zeros(0, dtype=np.int64),) * 2
+    eshape, jshape = shape_of[:len(ejob)], shape_of[len(ejob):]
     shapes = np.column_stack(shape_cols).astype(np.int64)[first_of_shape].reshape(-1, 6)
+    li_first, lishape = (_groups([jshape, np.asarray(e.nn, dtype=np.int64)]) if len(jshape)
+                         else (np.zeros(0, dtype=np.int64),) * 2)
     users = _codes(e.jobs["user"])
     ereq = _groups([eshape, np.asarray(e.nn, dtype=np.int64)[ejob]])[1] if len(ejob) else eshape
     a = {
@@ -184,11 +193,15 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         "rank_entry": rank_entry, "ereq": ereq, "n_req": int(ereq.max()) + 1 if len(ereq) else 0,
         "sp": shapes[:, 0].copy(), "sc": shapes[:, 1].copy(), "sm": shapes[:, 2].copy(),
         "sg": shapes[:, 3].copy(), "sgt": shapes[:, 4].copy(), "sx": shapes[:, 5].copy(),
+        "limits": limits, "lishape": lishape.astype(np.int64), "li_s": jshape[li_first].astype(np.int64),
+        "li_n": np.asarray(e.nn, dtype=np.int64)[li_first] if len(li_first) else li_first,
+        "win0": e.window[0], "win1": e.window[1],
     }
     a["R"] = len(reasons)
     names = [""] * len(reasons)
     for name, code in reasons.items():
         names[code] = name
+    a["rlimit"] = np.array([name.startswith(LIMIT_REASON_PREFIXES) for name in names], dtype=np.int64)
     return a, names
 
 
@@ -212,4 +225,4 @@ def _outputs(e: "Engine", k, a: dict, reasons: list[str]) -> None:
     e.reason_acc = {reasons[c]: acc[c].copy() for c in np.flatnonzero(k.used_a).tolist()}
     e.t_end = k.t_end
     e.passes_main, e.passes_bf = k.passes_main, k.passes_bf
-    e.li_gpu_s = 0.0
+    e.li_gpu_s = k.li_gpu_s

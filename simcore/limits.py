@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -111,6 +112,18 @@ _TRES_CHECK, _RUN_CHECK, _JOBS_CHECK = 0, 1, 2
 UNLIMITED_TIME = 365 * 86400   # the engine's planning horizon for an UNLIMITED time limit
 _EPS = 1e-6
 MAX_CACHED_TESTS = 1 << 16     # keys whose checks are kept pre-baked (bounds memory at 1M jobs)
+
+
+def _offsets(lists: list[list]) -> np.ndarray:
+    """CSR offsets of a list of lists (item x of list c is at offsets[c] + x in the flattened values)."""
+    off = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in lists], out=off[1:])
+    return off
+
+
+def _ints(lists: list[list[int]]) -> np.ndarray:
+    """The values of a list of lists, flattened (their offsets: _offsets)."""
+    return np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64)
 
 
 def tres_reason(kind: str, limit: str, tres: str) -> str:
@@ -279,6 +292,36 @@ class Limits:
         every hook of the engine's is a no-op and simcore.kernel may run the scenario)."""
         return (self.active or any(self._submit) or any(self._deny) or any(self._count_holders)
                 or any(self._run_holders) or any(self._submit_holders))
+
+    def flat(self, code: Callable[[str], int]) -> dict[str, object]:
+        """What the hooks below evaluate, as flat arrays for the compiled engine (simcore.kernel):
+        per combination its checks, counted, run-minute and submit holders (offsets + values), per
+        holder its run-minute TRES; reasons as `code(reason)`, -1 for none."""
+        checks = [x for c in self._checks for x in c]
+        submit = [x for c in self._submit for x in c]
+        return {
+            "active": self.active, "configured": self.configured, "T": len(self.tres_names), "H": len(self.used), "period": self.period,
+            "key": np.asarray(self.keys if self.active else np.zeros(len(self._combo)), dtype=np.int64),
+            "over": np.array([-1 if r is None else code(r) for r in self.over_limit], dtype=np.int64),
+            "combo": np.asarray(self.combo, dtype=np.int64),
+            "req": np.ascontiguousarray(self.req, dtype=np.float64).ravel(),
+            "tl": np.asarray(self.time_limit, dtype=np.float64),
+            "ck_off": _offsets(self._checks), "ck_kind": np.array([x[0] for x in checks], dtype=np.int64),
+            "ck_h": np.array([x[1] for x in checks], dtype=np.int64),
+            "ck_k": np.array([x[2] for x in checks], dtype=np.int64),
+            "ck_lim": np.array([x[3] for x in checks], dtype=np.float64),
+            "ck_reason": np.array([code(x[4]) for x in checks], dtype=np.int64),
+            "cn_off": _offsets(self._count_holders), "cn_h": _ints(self._count_holders),
+            "rh_off": _offsets(self._run_holders), "rh_h": _ints(self._run_holders),
+            "rk_off": _offsets(self._run_k), "rk_k": _ints(self._run_k),
+            "arh": np.array(self._all_run_holders, dtype=np.int64),
+            "sb_off": _offsets(self._submit), "sb_h": np.array([x[0] for x in submit], dtype=np.int64),
+            "sb_lim": np.array([x[1] for x in submit], dtype=np.int64),
+            "sb_reason": np.array([code(x[2]) for x in submit], dtype=np.int64),
+            "sh_off": _offsets(self._submit_holders),
+            "sh_h": _ints(self._submit_holders),
+            "deny": np.array(self._deny, dtype=np.int64),
+        }
 
     # ----- construction -----
     def _holder(self, key: tuple) -> int:

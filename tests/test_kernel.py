@@ -63,8 +63,12 @@ def cases(draw):
     if draw(st.booleans()):
         priority = {"PriorityType": "priority/multifactor", "PriorityWeightJobSize": 1000,
                     "PriorityWeightPartition": 500, "PriorityWeightAge": 0, "PriorityWeightFairshare": 0}
+    priority["PriorityCalcPeriod"] = draw(st.sampled_from([1, 5]))
+    qos, accounts = draw(limits())
+    if qos.get("part") and "sub" in parts:
+        parts["sub"]["QOS"] = "part"
     sc = Scenario.from_dict({"cluster": {"nodes": nodes}, "partitions": parts, "scheduler": scheduler,
-                             "priority": priority}, "kernel-prop")
+                             "priority": priority, "qos": qos, "accounts": accounts}, "kernel-prop")
     names = list(parts)
     rows = []
     for k in range(draw(st.integers(1, 40))):
@@ -78,9 +82,38 @@ def cases(draw):
             "nodes": nn, "cpus": nn * draw(st.integers(1, 16)), "mem_mb": draw(st.sampled_from([0, 1000, 40000])),
             "gpus": gpus, "gpu_type": draw(st.sampled_from(["", "", "a100", "v100"])) if gpus else "",
             "exclusive": draw(st.integers(0, 5)) == 0,
+            "qos": draw(st.sampled_from(["", "", "high"])),
         })
     cols = {key: [r[key] for r in rows] for key in rows[0]}
     return sc, JobTable.from_columns(cols, "kernel-prop")
+
+
+# QOS and association limits the kernel implements (simcore.limits), small enough to bind
+QOS_LIMITS = st.fixed_dictionaries({}, optional={
+    "MaxTRESPerUser": st.sampled_from(["gres/gpu=2", "cpu=16", "gres/gpu:a100=4"]),
+    "MaxTRESPerAccount": st.sampled_from(["gres/gpu=4", "node=3"]),
+    "GrpTRES": st.sampled_from(["cpu=40", "gres/gpu=6,mem=80000", "billing=30"]),
+    "GrpTRESRunMins": st.sampled_from(["gres/gpu=300", "cpu=2000", "gres/gpu=60"]),
+    "GrpJobs": st.integers(1, 4), "MaxJobsPerUser": st.integers(1, 3), "MaxJobsPerAccount": st.integers(1, 3),
+    "MaxTRESPerJob": st.sampled_from(["gres/gpu=4", "cpu=24"]), "MaxTRESMinsPerJob": st.just("gres/gpu=200"),
+    "MaxWall": st.sampled_from([3000, 9000]),
+    "MaxSubmitJobsPerUser": st.integers(2, 8), "GrpSubmitJobs": st.integers(4, 20),
+    "Flags": st.sampled_from(["DenyOnLimit", "OverPartQOS", ""]),
+})
+ACCOUNT_LIMITS = st.fixed_dictionaries({}, optional={
+    "GrpTRESRunMins": st.sampled_from(["gres/gpu=120", "cpu=3000"]), "GrpJobs": st.integers(1, 5),
+    "GrpTRES": st.just("gres/gpu=5"), "MaxJobs": st.integers(1, 4), "MaxSubmitJobs": st.integers(2, 9),
+})
+
+
+@st.composite
+def limits(draw):
+    """No limits at all in a third of the cases (the FIFO path), else some QOS and account ones."""
+    if draw(st.integers(0, 2)) == 0:
+        return {}, {}
+    qos = {name: draw(QOS_LIMITS) for name in draw(st.lists(st.sampled_from(["normal", "high", "part"]),
+                                                          unique=True, min_size=1))}
+    return qos, {a: draw(ACCOUNT_LIMITS) for a in ("a1", "a2")}
 
 
 def _same(a: dict, b: dict) -> None:
@@ -119,8 +152,6 @@ JOBS = JobTable.from_columns({"job_id": ["1", "2"], "submit": [0, 10], "runtime"
 
 @built
 @pytest.mark.parametrize("extra, jobs", [
-    ({"qos": {"normal": {"MaxTRESPerUser": "gres/gpu=1"}}}, None),
-    ({"qos": {"normal": {"MaxSubmitJobsPerUser": 1}}}, None),
     ({"priority": {"PriorityType": "priority/multifactor", "PriorityWeightAge": 100}}, None),
     ({"priority": {"PriorityType": "priority/multifactor", "PriorityWeightFairshare": 100}}, None),
     ({"partitions": {"p": {"Nodes": "ALL", "Default": True, "PriorityTier": 2},
@@ -129,7 +160,7 @@ JOBS = JobTable.from_columns({"job_id": ["1", "2"], "submit": [0, 10], "runtime"
     ({}, JOBS),
 ])
 def test_what_the_kernel_does_not_implement_runs_in_python(extra, jobs):
-    """Limits, changing priorities, preemption and dependencies stay in the Python engine."""
+    """Changing priorities, preemption and dependencies stay in the Python engine."""
     sc = _scenario(**extra)
     jt = jobs if jobs is not None else JobTable.from_columns(
         {"job_id": ["1"], "submit": [0], "runtime": [10], "gpus": [1]}, "kernel")
