@@ -12,10 +12,10 @@ Inputs are prepared by simcore.kernel (admission, static reasons, queue order, r
 outputs are the engine's per-job arrays.
 """
 
-from libc.math cimport fabs
+from libc.math cimport fabs, floor
 from libc.stdint cimport int64_t
 from libc.stdlib cimport abort, free, realloc
-from libc.string cimport memmove
+from libc.string cimport memcpy, memmove
 
 import numpy as np
 
@@ -120,8 +120,12 @@ cdef class Kernel:
     cdef arr state, start_t, end_t, ran_e, limit_used, end_code, started_by, reason, reason_t
     cdef arr alloc_off, alloc_nodes, alloc_cpus, alloc_gpus, acc, rused, run_excl
     cdef i64 n_alloc
-    # queue of entry ranks, sorted
+    # queue of entries, sorted by Engine.queue_key (ranks while priorities are fixed)
     cdef i64 *queue
+    cdef i64 *q_p       # scratch: sort keys' priorities
+    cdef i64 *q_tmp
+    cdef i64 *q_tmp_p
+    cdef i64 *q_old
     cdef i64 qlen
     cdef i64 *started
     cdef i64 n_started
@@ -142,8 +146,17 @@ cdef class Kernel:
     cdef arr seen, ucnt, deferred, sel_a, sel_b, ev
     cdef i64 ev_cap, pass_id
     # the plan the last pass left (Backfill.saved): still exact while `resumable`
-    cdef arr new_ranks
-    cdef i64 n_new, resumable, saved, s_tested, s_first, s_nd, s_last
+    cdef arr new_e, new_p      # entries submitted since the last pass, with their priority then
+    cdef i64 n_new, resumable, saved, s_tested, s_first, s_nd, s_last, s_last_p
+    # changing priorities (simcore.priority.EnginePriority): age, and fair-share from Python
+    cdef bint dyn, fs_on, multifactor
+    cdef arr prio, jassoc, log_j, log_t
+    cdef public object log_j_a, log_t_a
+    cdef double *pstatic
+    cdef double *fs
+    cdef double w_age, max_age, w_fs
+    cdef i64 p_period, refreshed, n_log
+    cdef object fs_cb
     # QOS/association limits (simcore.limits.Limits.flat): l_on = start checks, l_conf = any hook
     cdef bint l_on, l_conf
     cdef i64 T, period, last_tick, next_tick, n_tracked, memo_ep, ok_ep, n_arh
@@ -265,9 +278,23 @@ cdef class Kernel:
         self.ev_cap = 4 * N + 16
         self.ev = <i64*>_grow(NULL, self.ev_cap * sizeof(i64))
         self.pass_id = 0
-        self.new_ranks = self._zeros(self.n_ent + 1)
-        self.n_new = 0; self.resumable = 0; self.saved = 0
+        self.new_e = self._zeros(self.n_ent + 1); self.new_p = self._zeros(self.n_ent + 1)
+        self.q_p = self._zeros(self.n_ent + 1); self.q_tmp = self._zeros(self.n_ent + 1)
+        self.q_tmp_p = self._zeros(self.n_ent + 1); self.q_old = self._zeros(self.n_ent + 1)
+        self.n_new = 0; self.resumable = 0; self.saved = 0; self.s_last = -1; self.s_last_p = 0
+        self._priority_in(a["priority"])
         self._limits_in(a)
+
+    def _priority_in(self, dict a):
+        self.dyn = a["dynamic"]; self.fs_on = a["fairshare"] is not None; self.multifactor = a["multifactor"]
+        self.prio = self._in(a["initial"])
+        self.pstatic = self._din(a["static"]); self.jassoc = self._in(a["assoc"])
+        self.fs = self._din(a["fs_factor"])
+        self.w_age = a["w_age"]; self.max_age = a["max_age"]; self.w_fs = a["w_fs"]
+        self.p_period = a["period"]; self.refreshed = 0; self.fs_cb = a["fairshare"]
+        self.log_j_a = np.zeros(2 * self.n + 1, dtype=np.int64); self.log_j = _ptr(self.log_j_a)
+        self.log_t_a = np.zeros(2 * self.n + 1, dtype=np.int64); self.log_t = _ptr(self.log_t_a)
+        self.n_log = 0
 
     def _limits_in(self, dict a):
         cdef dict L = a["limits"]
@@ -729,43 +756,191 @@ cdef class Kernel:
 
     # ------------------------------------------------------------ events
 
-    cdef inline i64 queue_pos(self, i64 r) noexcept:
-        """Where entry rank r is, or goes, in the sorted queue."""
-        cdef i64 lo = 0, hi = self.qlen, mid
+    cdef inline bint before(self, i64 a, i64 pa, i64 b, i64 pb) noexcept:
+        """Engine.queue_key(a) < queue_key(b) with priorities pa, pb: PriorityTier desc, priority
+        desc, submit, job, then the order the job listed its partitions (its entries' order)."""
+        cdef i64 ja, jb, ta, tb
+        if not self.dyn:
+            return self.erank[a] < self.erank[b]
+        ta = self.ptier[self.epart[a]]
+        tb = self.ptier[self.epart[b]]
+        if ta != tb:
+            return ta > tb
+        if pa != pb:
+            return pa > pb
+        ja = self.ejob[a]
+        jb = self.ejob[b]
+        if self.sub[ja] != self.sub[jb]:
+            return self.sub[ja] < self.sub[jb]
+        return a < b           # entries are numbered by job, then by the job's partition order
+
+    cdef inline i64 queue_pos(self, i64 e) noexcept:
+        """Where entry e is, or goes, in the sorted queue (at its job's current priority)."""
+        cdef i64 lo = 0, hi = self.qlen, mid, x, p = self.prio[self.ejob[e]]
         while lo < hi:
             mid = (lo + hi) >> 1
-            if self.queue[mid] < r:
+            x = self.queue[mid]
+            if self.before(x, self.prio[self.ejob[x]], e, p):
                 lo = mid + 1
             else:
                 hi = mid
         return lo
 
-    cdef void submit(self, i64 j, i64 now) noexcept:
-        cdef i64 e, r, lo
+    cdef void sort_entries(self, i64* es, i64* ps, i64 n) noexcept:
+        """Stable natural merge sort of entries es (priorities ps) by before(): a queue re-keyed
+        by a recalculation is mostly in order already, so this is close to one linear pass."""
+        cdef i64 width, lo, mid, hi, a, b, k, x
+        cdef i64* src_e = es
+        cdef i64* src_p = ps
+        cdef i64* dst_e = self.q_tmp
+        cdef i64* dst_p = self.q_tmp_p
+        cdef i64* t
+        cdef bint sorted_ = True
+        for x in range(1, n):
+            if self.before(es[x], ps[x], es[x - 1], ps[x - 1]):
+                sorted_ = False
+                break
+        if sorted_:
+            return
+        width = 1
+        while width < n:
+            lo = 0
+            while lo < n:
+                mid = lo + width if lo + width < n else n
+                hi = lo + 2 * width if lo + 2 * width < n else n
+                a = lo; b = mid; k = lo
+                while a < mid and b < hi:
+                    if self.before(src_e[b], src_p[b], src_e[a], src_p[a]):
+                        dst_e[k] = src_e[b]; dst_p[k] = src_p[b]; b += 1
+                    else:
+                        dst_e[k] = src_e[a]; dst_p[k] = src_p[a]; a += 1
+                    k += 1
+                while a < mid:
+                    dst_e[k] = src_e[a]; dst_p[k] = src_p[a]; a += 1; k += 1
+                while b < hi:
+                    dst_e[k] = src_e[b]; dst_p[k] = src_p[b]; b += 1; k += 1
+                lo = hi
+            t = src_e; src_e = dst_e; dst_e = t
+            t = src_p; src_p = dst_p; dst_p = t
+            width *= 2
+        if src_e != es:
+            memcpy(es, src_e, n * sizeof(i64))
+            memcpy(ps, src_p, n * sizeof(i64))
+
+    # ------------------------------------------------------------ changing priorities
+
+    cdef int fs_refresh(self, i64 now) except -1:
+        """Fair-share factors at `now` from Python (simcore.fairshare), after feeding it the starts
+        and ends since the last refresh in order: the same calls the Python engine makes."""
+        cdef i64 x
+        cdef double[::1] out = np.ascontiguousarray(
+            self.fs_cb(now, self.log_j_a[:self.n_log], self.log_t_a[:self.n_log], self.acpu_a, self.agpu_a),
+            dtype=np.float64)
+        for x in range(out.shape[0]):
+            self.fs[x] = out[x]
+        self.n_log = 0
+        self.refreshed = now
+        return 0
+
+    cdef inline void log_usage(self, i64 j, i64 now) noexcept:
+        """A start (j) or end (~j) for the fair-share usage (fed at the next refresh)."""
+        self.log_j[self.n_log] = j
+        self.log_t[self.n_log] = now
+        self.n_log += 1
+
+    cdef i64 initial(self, i64 j, i64 now) noexcept:
+        """Priorities.initial: the priority at submit, with the latest fair-share factors."""
+        cdef double p, w
+        if not self.multifactor:
+            return 1
+        p = self.pstatic[j]
+        if self.w_age != 0 and self.max_age > 0:
+            w = <double>(now - self.sub[j])
+            if w < 0:
+                w = 0.0
+            w = w / self.max_age
+            p += self.w_age * (w if w < 1.0 else 1.0)
+        if self.fs_on:
+            p += self.w_fs * self.fs[self.jassoc[j]]
+        p = floor(p)
+        return <i64>p if p > 1.0 else 1
+
+    cdef i64 compute(self, i64 j, i64 now) noexcept:
+        """Priorities.compute for one job (the same float operations as its numpy form)."""
+        cdef double p = self.pstatic[j], w, age
+        if self.w_age != 0:
+            if self.max_age > 0:
+                w = <double>now - <double>self.sub[j]
+                if w < 0:
+                    w = 0.0
+                age = w / self.max_age
+                if age > 1.0:
+                    age = 1.0
+            else:
+                age = 1.0
+            p = p + self.w_age * age
+        if self.fs_on:
+            p = p + self.w_fs * self.fs[self.jassoc[j]]
+        p = floor(p)
+        return <i64>p if p > 1.0 else 1
+
+    cdef int recalc(self, i64 now) except -1:
+        """EnginePriority.recalc: new priorities for the pending jobs, the queue re-sorted; 1 if its
+        order changed (a uniform rise by age changes priorities, not the order)."""
+        cdef i64 q, e, j
+        cdef bint changed = False
+        if self.fs_on:
+            self.fs_refresh(now)
+        if self.qlen == 0:
+            return 0
+        for q in range(self.qlen):
+            j = self.ejob[self.queue[q]]
+            self.q_p[q] = self.compute(j, now)
+            if self.q_p[q] != self.prio[j]:
+                changed = True
+        if not changed:
+            return 0
+        for q in range(self.qlen):
+            self.prio[self.ejob[self.queue[q]]] = self.q_p[q]
+            self.q_old[q] = self.queue[q]
+        self.sort_entries(self.queue, self.q_p, self.qlen)
+        for q in range(self.qlen):
+            if self.queue[q] != self.q_old[q]:
+                return 1
+        return 0
+
+    cdef int submit(self, i64 j, i64 now) except -1:
+        cdef i64 e, r, lo, tick
         if self.reject[j]:
             self.state[j] = REJECTED
             self.end_code[j] = END_REJECTED
-            return
+            return 0
         if self.l_conf:
             r = self.l_submit(j)
             if r >= 0:                      # a submit limit (or DenyOnLimit) rejects it
                 self.state[j] = REJECTED
                 self.end_code[j] = END_REJECTED
                 self.reason[j] = r
-                return
+                return 0
         self.state[j] = PENDING
         self.reason_t[j] = now
         self.reason[j] = self.init_reason[j]
         self.n_pending += 1
+        if self.dyn:
+            tick = now // self.p_period * self.p_period
+            if self.fs_on and tick > self.refreshed:
+                self.fs_refresh(tick)
+            self.prio[j] = self.initial(j, now)
         for e in range(self.ent_off[j], self.ent_off[j + 1]):
-            r = self.erank[e]
-            lo = self.queue_pos(r)
+            lo = self.queue_pos(e)
             memmove(&self.queue[lo + 1], &self.queue[lo], (self.qlen - lo) * sizeof(i64))
-            self.queue[lo] = r
+            self.queue[lo] = e
             self.qlen += 1
             self.part_pending[self.epart[e]] += 1
-            self.new_ranks[self.n_new] = r
+            self.new_e[self.n_new] = e
+            self.new_p[self.n_new] = self.prio[j]
             self.n_new += 1
+        return 0
 
     cdef void start(self, i64 j, i64 e, i64* chosen, i64 k, i64 now, i64 by) noexcept:
         cdef i64 x, i, cc, mm, gg, cpus = 0, gpus = 0, L, run, kill, end, end_seq
@@ -820,6 +995,8 @@ cdef class Kernel:
             self.h_push(now + L, 1, self.seq, j)
         if self.l_conf:
             self.l_start(j, now)
+        if self.fs_on:
+            self.log_usage(j, now)
         self.resumable = 0
         if by == BY_MAIN:
             self.dirty_bf = 1
@@ -852,6 +1029,8 @@ cdef class Kernel:
             self.overrunning -= 1
         if self.l_conf:
             self.l_end(j, now)
+        if self.fs_on:
+            self.log_usage(~j, now)
         self.epoch += 1
         self.memo_ep += 1                   # limit_memo.clear()
         self.li_unmemo = self.li_total
@@ -865,7 +1044,7 @@ cdef class Kernel:
         for x in range(self.n_started):
             j = self.started[x]
             for e in range(self.ent_off[j], self.ent_off[j + 1]):
-                lo = self.queue_pos(self.erank[e])
+                lo = self.queue_pos(e)
                 memmove(&self.queue[lo], &self.queue[lo + 1], (self.qlen - lo - 1) * sizeof(i64))
                 self.qlen -= 1
         self.n_started = 0
@@ -883,7 +1062,7 @@ cdef class Kernel:
             if self.part_pending[p]:
                 live += 1
         for q in range(self.qlen):
-            e = self.rank_entry[self.queue[q]]
+            e = self.queue[q]
             j = self.ejob[e]
             if self.state[j] != PENDING:
                 continue
@@ -1269,24 +1448,32 @@ cdef class Kernel:
 
         If nothing but submissions of jobs that sort after everything the last pass examined
         happened since, its plan is still exact and only the new jobs are tested against it."""
-        cdef i64 horizon = now + self.bf_window, x, q, e, j, u, tested, nd, usable, walk, r
-        cdef i64 starts = self.n_started, last
+        cdef i64 horizon = now + self.bf_window, x, q, e, j, u, tested, nd, usable, walk
+        cdef i64 starts = self.n_started, last, last_p
         cdef i64* entries
         cdef bint first, cut = False, resume = self.resumable and self.saved
-        if resume:
+        # keys as Python's Backfill compares them: new entries at their priority when submitted,
+        # the last examined one at its priority then (-1: none, before everything)
+        if resume and self.s_last >= 0:
             for x in range(self.n_new):
-                if self.new_ranks[x] <= self.s_last:
+                if not self.before(self.s_last, self.s_last_p, self.new_e[x], self.new_p[x]):
                     resume = False
                     break
         if resume:
-            _sort_i64(self.new_ranks, 0, self.n_new)
-            entries, walk = self.new_ranks, self.n_new
+            self.sort_entries(self.new_e, self.new_p, self.n_new)
+            entries, walk = self.new_e, self.n_new
             tested, first, nd = self.s_tested, self.s_first, self.s_nd
-            last = entries[walk - 1] if walk else self.s_last
+            last, last_p = self.s_last, self.s_last_p
+            if walk:
+                last, last_p = entries[walk - 1], self.new_p[walk - 1]
         else:
             entries, walk = self.queue, self.qlen
             tested, first, nd = 0, True, 0
-            last = entries[walk - 1] if walk else (self.s_last if self.saved else -1)
+            last, last_p = -1, 0
+            if walk:
+                last, last_p = entries[walk - 1], self.prio[self.ejob[entries[walk - 1]]]
+            elif self.saved:
+                last, last_p = self.s_last, self.s_last_p
             self.pass_id += 1
             for x in range(self.n_touched):
                 self.res_n[self.res_touched[x]] = 0
@@ -1298,8 +1485,7 @@ cdef class Kernel:
         self.call_id += 1
         self.resumable = 1            # a start in this pass clears it
         for q in range(walk):
-            r = entries[q]
-            e = self.rank_entry[r]
+            e = entries[q]
             j = self.ejob[e]
             if self.state[j] != PENDING or self.seen[j] == self.pass_id:
                 continue
@@ -1313,7 +1499,7 @@ cdef class Kernel:
             if self.l_on and self.limit_reason(j, now) >= 0:
                 continue
             if tested >= self.max_test:
-                last = r
+                last, last_p = e, (self.new_p[q] if resume else self.prio[j])
                 cut = True
                 break
             if self.max_user:
@@ -1335,7 +1521,7 @@ cdef class Kernel:
                 nd = 0
                 self.plan(j, now, horizon)
         self.saved = 1
-        self.s_tested, self.s_first, self.s_nd, self.s_last = tested, first, nd, last
+        self.s_tested, self.s_first, self.s_nd, self.s_last, self.s_last_p = tested, first, nd, last, last_p
         return cut and self.n_started > starts
 
     # ------------------------------------------------------------ loop
@@ -1343,7 +1529,7 @@ cdef class Kernel:
     def run(self):
         """Engine.run: ends, submissions, main passes and backfill passes in the engine's order."""
         cdef i64 n = self.n, cursor = 0, si = self.si, bi = self.bi, ns = 0, nb, now = 0, t
-        cdef i64 t_sub, t_evt, t_lim, te, t_real, j, kind, x
+        cdef i64 t_sub, t_evt, t_lim, t_prio, te, t_real, j, kind, x
         cdef bint happened, bf_dirty, rerun
         nb = 0 if bi else NEVER
         while True:
@@ -1354,6 +1540,12 @@ cdef class Kernel:
             t_lim = (now // self.period + 1) * self.period if self.n_pending and self.n_tracked else NEVER
             if t_lim < te:
                 te = t_lim
+            # PriorityCalcPeriod: new priorities while jobs pend and something may still change
+            t_prio = NEVER
+            if self.dyn and self.n_pending and (self.hlen or cursor < n):
+                t_prio = (now // self.p_period + 1) * self.p_period
+                if t_prio < te:
+                    te = t_prio
             bf_dirty = bi != 0 and (self.dirty_bf or self.overrunning > 0)
             if te == NEVER and not self.dirty_main and not bf_dirty:
                 break
@@ -1397,6 +1589,10 @@ cdef class Kernel:
                 self.dirty_bf = 1
                 self.resumable = 0
                 happened = True
+            if t == t_prio and self.recalc(t):
+                self.dirty_main = 1
+                self.dirty_bf = 1
+                self.resumable = 0
             if t == ns:
                 self.main_pass(t, True)
                 ns += si

@@ -35,8 +35,7 @@ STARTED_BY = ("", MAIN, BACKFILL)
 
 def supported(e: "Engine") -> bool:
     """Whether the kernel reproduces this run: only what it implements is configured."""
-    return (AVAILABLE and e.skip_unchanged and not e.preempt.enabled and not e.priority.dynamic
-            and not e.dependents)
+    return AVAILABLE and e.skip_unchanged and not e.preempt.enabled and not e.dependents
 
 
 def run(e: "Engine") -> None:
@@ -150,7 +149,8 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         overlap[p, qs] = 1
     ejob = np.repeat(np.arange(n, dtype=np.int64), np.diff(ent_off))
     ek, epart, estatic = table[:, 0], table[:, 1], table[:, 2]
-    prio = e.priority.calc.compute(np.arange(n), np.zeros(n), 0.0)     # fixed: priority is not dynamic
+    # the queue order while priorities are fixed (changing ones are compared as they change)
+    prio = e.priority.calc.compute(np.arange(n), np.zeros(n), 0.0)
     sub = np.asarray(e.sub, dtype=np.int64)
     ptier = np.asarray(e.ptier, dtype=np.int64)
     # Engine.queue_key: PriorityTier desc, priority desc, submit, job, k, partition
@@ -195,7 +195,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         "sg": shapes[:, 3].copy(), "sgt": shapes[:, 4].copy(), "sx": shapes[:, 5].copy(),
         "limits": limits, "lishape": lishape.astype(np.int64), "li_s": jshape[li_first].astype(np.int64),
         "li_n": np.asarray(e.nn, dtype=np.int64)[li_first] if len(li_first) else li_first,
-        "win0": e.window[0], "win1": e.window[1],
+        "win0": e.window[0], "win1": e.window[1], "priority": _priority(e, prio),
     }
     a["R"] = len(reasons)
     names = [""] * len(reasons)
@@ -203,6 +203,24 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         names[code] = name
     a["rlimit"] = np.array([name.startswith(LIMIT_REASON_PREFIXES) for name in names], dtype=np.int64)
     return a, names
+
+
+def _priority(e: "Engine", fixed: np.ndarray) -> dict:
+    """EnginePriority for the kernel: the fixed factors, the weights, and a fair-share callback
+    (the kernel logs starts and ends; Python's Fairshare turns them into factors at each refresh)."""
+    pr, cfg = e.priority, e.priority.cfg
+    feed = None
+    if pr.fairshare is not None:
+        def feed(now, events, times, cpus, gpus):
+            pr.replay(e, events, times, cpus, gpus)
+            return pr.refresh(now)
+    return {
+        "dynamic": bool(pr.dynamic), "multifactor": cfg.multifactor, "fairshare": feed,
+        "initial": fixed if not pr.dynamic else np.zeros(e.n, dtype=np.int64),
+        "static": pr.calc.static, "assoc": np.asarray(pr.assoc, dtype=np.int64),
+        "fs_factor": pr.calc.fs_factor, "w_age": float(cfg.PriorityWeightAge),
+        "max_age": float(cfg.PriorityMaxAge_s), "w_fs": float(cfg.PriorityWeightFairshare), "period": pr.period,
+    }
 
 
 def _outputs(e: "Engine", k, a: dict, reasons: list[str]) -> None:

@@ -335,18 +335,35 @@ class EnginePriority:
         if self.fairshare is not None:
             tick = now // self.period * self.period
             if tick > self._refreshed:
-                self.calc.refresh(tick)
-                self._refreshed = tick
+                self.refresh(tick)
         return self.calc.initial(j, now, e.eligible[j])
+
+    def refresh(self, now: int) -> np.ndarray:
+        """New fair-share factors (each recalculation, and at a submit after skipped ticks)."""
+        self.calc.refresh(now)
+        self._refreshed = now
+        return self.calc.fs_factor
 
     def next_tick(self, now: int) -> int:
         return (now // self.period + 1) * self.period
 
     def on_start(self, e: "Engine", j: int, now: int) -> None:
+        if self.fairshare is not None:
+            self._started(e, j, e.alloc_cpus[j], e.alloc_gpus[j], now)
+
+    def replay(self, e: "Engine", events: np.ndarray, times: np.ndarray, cpus: np.ndarray,
+               gpus: np.ndarray) -> None:
+        """The starts (j) and ends (~j) simcore.kernel logged since the last refresh, in order:
+        the fair-share usage gets the calls on_start and on_end would have made."""
+        for j, t in zip(events.tolist(), times.tolist()):
+            if j >= 0:
+                self._started(e, j, int(cpus[j]), int(gpus[j]), t)
+            else:
+                self.on_end(e, ~j, t)
+
+    def _started(self, e: "Engine", j: int, cpus: int, gpus: int, now: int) -> None:
         """Billable TRES of the allocation (allocated CPUs/GPUs, requested memory) x QOS UsageFactor."""
-        if self.fairshare is None:
-            return
-        cpus, gpus, nodes = e.alloc_cpus[j], e.alloc_gpus[j], e.nn[j]
+        nodes = e.nn[j]
         if self._billing_default:
             bill = float(cpus)
         else:
@@ -369,8 +386,7 @@ class EnginePriority:
         (a uniform age increase changes every priority but not the order: no new pass needed)."""
         from simcore.engine import PENDING
 
-        self.calc.refresh(now)
-        self._refreshed = now
+        self.refresh(now)
         state = e.state
         live = [entry for entry in e.queue if state[entry[3]] == PENDING]
         if not live:

@@ -62,7 +62,12 @@ def cases(draw):
     priority = {"PriorityType": "priority/basic"}
     if draw(st.booleans()):
         priority = {"PriorityType": "priority/multifactor", "PriorityWeightJobSize": 1000,
-                    "PriorityWeightPartition": 500, "PriorityWeightAge": 0, "PriorityWeightFairshare": 0}
+                    "PriorityWeightPartition": 500, "PriorityWeightAge": draw(st.sampled_from([0, 0, 300, 5000])),
+                    "PriorityWeightFairshare": draw(st.sampled_from([0, 0, 2000, 100000])),
+                    "PriorityMaxAge": draw(st.sampled_from(["1:00:00", "7-0", 0])),
+                    "PriorityDecayHalfLife": draw(st.sampled_from(["0:30:00", "7-0", 0])),
+                    "PriorityFlags": draw(st.sampled_from(["", "NO_FAIR_TREE", "ACCRUE_ALWAYS"])),
+                    "PriorityWeightQOS": draw(st.sampled_from([0, 700]))}
     priority["PriorityCalcPeriod"] = draw(st.sampled_from([1, 5]))
     qos, accounts = draw(limits())
     if qos.get("part") and "sub" in parts:
@@ -152,15 +157,13 @@ JOBS = JobTable.from_columns({"job_id": ["1", "2"], "submit": [0, 10], "runtime"
 
 @built
 @pytest.mark.parametrize("extra, jobs", [
-    ({"priority": {"PriorityType": "priority/multifactor", "PriorityWeightAge": 100}}, None),
-    ({"priority": {"PriorityType": "priority/multifactor", "PriorityWeightFairshare": 100}}, None),
     ({"partitions": {"p": {"Nodes": "ALL", "Default": True, "PriorityTier": 2},
                      "s": {"Nodes": "ALL", "PriorityTier": 1, "PreemptMode": "REQUEUE"}},
       "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "REQUEUE"}}, None),
     ({}, JOBS),
 ])
 def test_what_the_kernel_does_not_implement_runs_in_python(extra, jobs):
-    """Changing priorities, preemption and dependencies stay in the Python engine."""
+    """Preemption and dependencies stay in the Python engine."""
     sc = _scenario(**extra)
     jt = jobs if jobs is not None else JobTable.from_columns(
         {"job_id": ["1"], "submit": [0], "runtime": [10], "gpus": [1]}, "kernel")
