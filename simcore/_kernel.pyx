@@ -27,7 +27,10 @@ cdef i64 TIMEOUT_CHECK = 30
 # job states (simcore.engine)
 cdef i64 PENDING = 1, RUNNING = 2, DONE = 3, REJECTED = 4
 # end states and who started a job (simcore.kernel maps them to the engine's strings)
-cdef i64 END_COMPLETED = 1, END_TIMEOUT = 2, END_REJECTED = 3
+cdef i64 END_COMPLETED = 1, END_TIMEOUT = 2, END_REJECTED = 3, END_PREEMPTED = 4
+cdef i64 EV_END = 0, EV_OVERRUN = 1, EV_PREEMPT = 2, EV_ELIGIBLE = 3   # simcore.engine / preempt
+cdef i64 P_OFF = 0, P_CANCEL = 1, P_PARTITION_PRIO = 1, P_QOS = 2
+cdef i64 REQUEUE_HOLD_S = 120
 cdef i64 BY_MAIN = 1, BY_BACKFILL = 2
 # reason codes fixed by simcore.kernel; static reasons follow
 cdef i64 R_NONE = 0, R_PRIORITY = 1, R_RESOURCES = 2
@@ -130,8 +133,11 @@ cdef class Kernel:
     cdef i64 *started
     cdef i64 n_started
     # heap of (time, kind, seq, job)
-    cdef arr h_t, h_k, h_s, h_j
-    cdef i64 hlen, seq
+    cdef i64 *h_t
+    cdef i64 *h_k
+    cdef i64 *h_s
+    cdef i64 *h_j
+    cdef i64 hlen, h_cap, seq
     # loop state
     cdef i64 epoch, n_pending, overrunning, dirty_main, dirty_bf
     cdef public i64 t_end, passes_main, passes_bf
@@ -157,6 +163,18 @@ cdef class Kernel:
     cdef double w_age, max_age, w_fs
     cdef i64 p_period, refreshed, n_log
     cdef object fs_cb
+    # preemption (simcore.preempt.EnginePreemption): the policy's per-job arrays, as `place` moves them
+    cdef bint pre_on
+    cdef i64 r_begin        # the BeginTime reason's code
+    cdef i64 pkind, nq, changes, n_vict, n_sig, n_wake, alloc_cap, mark_id
+    cdef arr p_rank, p_tier, p_mode, p_grace, p_exempt, p_qos, p_qmat, pp_tier, pp_mode, pp_grace, p_could
+    cdef arr ckpt, rt0, saved_p, preempt_n, elig, sig_rel, sig_list, vict_pos, vict_list, cur_end, cur_over
+    cdef arr requeued, fut_j, fut_ch, fut_wake, pc, pc_tmp, psel_a, psel_b, pmark
+    cdef i64 *wake_list
+    cdef i64 wake_cap
+    cdef double *lost
+    cdef public object lost_a, preempt_a, elig_a
+    cdef public list segments
     # QOS/association limits (simcore.limits.Limits.flat): l_on = start checks, l_conf = any hook
     cdef bint l_on, l_conf
     cdef i64 T, period, last_tick, next_tick, n_tracked, memo_ep, ok_ep, n_arh
@@ -172,8 +190,9 @@ cdef class Kernel:
     cdef double *l_comp
     cdef double *l_jobs
     cdef double *x_end       # heap of run-minute bookings' expiry: (end, job, start)
-    cdef arr x_j, x_s
-    cdef i64 xlen
+    cdef i64 *x_j
+    cdef i64 *x_s
+    cdef i64 xlen, x_cap
     # limit-idle GPUs (Engine._limit_idle): limit-held jobs, their counts per shape and per key
     cdef arr rlimit, lishape, li_s, li_n, lb_pos, lb_list, li_cnt, li_act, li_apos, li_keys, li_seen, li_fit
     cdef i64 n_lb, n_act, li_total, li_unmemo, li_rate, li_since, win0, win1, total_gpus, used_gpus, li_call
@@ -259,8 +278,9 @@ cdef class Kernel:
         self.run_excl = self._zeros(n)
         self.queue = self._zeros(self.n_ent + 1); self.qlen = 0
         self.started = self._zeros(n + 1); self.n_started = 0
-        self.h_t = self._zeros(2 * n + 1); self.h_k = self._zeros(2 * n + 1)
-        self.h_s = self._zeros(2 * n + 1); self.h_j = self._zeros(2 * n + 1)
+        self.h_cap = 2 * n + 16
+        self.h_t = <i64*>_grow(NULL, self.h_cap * sizeof(i64)); self.h_k = <i64*>_grow(NULL, self.h_cap * sizeof(i64))
+        self.h_s = <i64*>_grow(NULL, self.h_cap * sizeof(i64)); self.h_j = <i64*>_grow(NULL, self.h_cap * sizeof(i64))
         self.hlen = 0; self.seq = 0
         self.blocked_part = self._zeros(self.P); self.tainted = self._zeros(self.P)
         self.blocked_node = self._zeros(N); self.bnodes = self._zeros(N); self.cand = self._zeros(N)
@@ -282,7 +302,9 @@ cdef class Kernel:
         self.q_p = self._zeros(self.n_ent + 1); self.q_tmp = self._zeros(self.n_ent + 1)
         self.q_tmp_p = self._zeros(self.n_ent + 1); self.q_old = self._zeros(self.n_ent + 1)
         self.n_new = 0; self.resumable = 0; self.saved = 0; self.s_last = -1; self.s_last_p = 0
+        self.elig_a = a["sub"].copy(); self.elig = _ptr(self.elig_a)
         self._priority_in(a["priority"])
+        self._preempt_in(a["preempt"])
         self._limits_in(a)
 
     def _priority_in(self, dict a):
@@ -295,6 +317,31 @@ cdef class Kernel:
         self.log_j_a = np.zeros(2 * self.n + 1, dtype=np.int64); self.log_j = _ptr(self.log_j_a)
         self.log_t_a = np.zeros(2 * self.n + 1, dtype=np.int64); self.log_t = _ptr(self.log_t_a)
         self.n_log = 0
+
+    def _preempt_in(self, dict a):
+        cdef i64 n = self.n
+        self.pre_on = a["on"]; self.pkind = a["kind"]; self.nq = a["nq"]; self.r_begin = a["r_begin"]
+        self.p_rank = self._in(a["rank"].copy()); self.p_tier = self._in(a["tier"].copy())
+        self.p_mode = self._in(a["mode"].copy()); self.p_grace = self._in(a["grace"].copy())
+        self.p_exempt = self._in(a["exempt"]); self.p_qos = self._in(a["qos"]); self.p_qmat = self._in(a["qmat"])
+        self.pp_tier = self._in(a["part_tier"]); self.pp_mode = self._in(a["part_mode"])
+        self.pp_grace = self._in(a["part_grace"]); self.p_could = self._in(a["could"])
+        self.ckpt = self._in(a["ckpt"]); self.rt0 = self._in(a["runtime"])
+        self.saved_p = self._zeros(n); self.requeued = self._zeros(n)
+        self.preempt_a = np.zeros(n, dtype=np.int64); self.preempt_n = _ptr(self.preempt_a)
+        self.lost_a = np.zeros(max(n, 1), dtype=np.float64); self.lost = _dptr(self.lost_a)
+        self.sig_rel = self._in(np.full(n, -1, dtype=np.int64)); self.sig_list = self._zeros(n); self.n_sig = 0
+        self.vict_pos = self._in(np.full(n, -1, dtype=np.int64)); self.vict_list = self._zeros(n); self.n_vict = 0
+        self.cur_end = self._in(np.full(n, -1, dtype=np.int64)); self.cur_over = self._in(np.full(n, -1, dtype=np.int64))
+        self.fut_j = self._in(np.full(self.P, -1, dtype=np.int64)); self.fut_ch = self._zeros(self.P)
+        self.fut_wake = self._zeros(self.P)
+        self.wake_cap = 16; self.wake_list = <i64*>_grow(NULL, self.wake_cap * sizeof(i64)); self.n_wake = 0
+        self.pc = self._zeros(n); self.pc_tmp = self._zeros(n)
+        self.psel_a = self._zeros(self.N); self.psel_b = self._zeros(self.N)
+        self.pmark = self._zeros(self.N); self.mark_id = 0
+        self.changes = 0
+        self.segments = []
+        self.alloc_cap = len(self.alloc_nodes_a)
 
     def _limits_in(self, dict a):
         cdef dict L = a["limits"]
@@ -319,7 +366,9 @@ cdef class Kernel:
         self.l_rate = self._dzeros(L["H"] * self.T); self.l_comp = self._dzeros(L["H"] * self.T)
         self.l_jobs = self._dzeros(L["H"])
         self.tracked = self._in(np.full(n, -1, dtype=np.int64))
-        self.x_end = self._dzeros(n + 1); self.x_j = self._zeros(n + 1); self.x_s = self._zeros(n + 1)
+        self.x_cap = n + 16
+        self.x_end = <double*>_grow(NULL, self.x_cap * sizeof(double))
+        self.x_j = <i64*>_grow(NULL, self.x_cap * sizeof(i64)); self.x_s = <i64*>_grow(NULL, self.x_cap * sizeof(i64))
         self.xlen = 0
         K = int(L["key"].max()) + 1 if n else 1
         self.lmemo = self._zeros(K); self.lmemo_ep = self._in(np.full(K, -1, dtype=np.int64))
@@ -350,6 +399,8 @@ cdef class Kernel:
             free(self.res_s)
             free(self.res_e)
         free(self.ev)
+        free(self.h_t); free(self.h_k); free(self.h_s); free(self.h_j)
+        free(self.x_end); free(self.x_j); free(self.x_s); free(self.wake_list)
 
     cdef i64* _in(self, object arr):
         arr = np.ascontiguousarray(arr, dtype=np.int64)
@@ -397,6 +448,278 @@ cdef class Kernel:
                     self.li_count(j, -1)
                 self.li_dirty = True
 
+    # ------------------------------------------------------------ preemption (simcore.preempt)
+
+    cdef inline void place(self, i64 j, i64 p) noexcept:
+        """PreemptPolicy.place: under partition_prio a job takes its partition's tier, mode, grace."""
+        if self.pkind == P_PARTITION_PRIO:
+            self.p_tier[j] = self.pp_tier[p]
+            self.p_rank[j] = self.pp_tier[p]
+            self.p_mode[j] = self.pp_mode[p]
+            self.p_grace[j] = self.pp_grace[p]
+
+    cdef void p_started(self, i64 j, i64 p) noexcept:
+        self.place(j, p)
+        if self.p_mode[j] != P_OFF and self.vict_pos[j] < 0:
+            self.vict_pos[j] = self.n_vict
+            self.vict_list[self.n_vict] = j
+            self.n_vict += 1
+        self.changes += 1
+
+    cdef void p_ended(self, i64 j) noexcept:
+        cdef i64 x = self.vict_pos[j]
+        if x >= 0:
+            self.n_vict -= 1
+            self.vict_list[x] = self.vict_list[self.n_vict]
+            self.vict_pos[self.vict_list[x]] = x
+            self.vict_pos[j] = -1
+        self.changes += 1
+
+    cdef inline bint cand_before(self, i64 a, i64 b) noexcept:
+        """PreemptPolicy.candidates' order: rank, fewest nodes, latest start, job number."""
+        cdef i64 na, nb
+        if self.p_rank[a] != self.p_rank[b]:
+            return self.p_rank[a] < self.p_rank[b]
+        na = self.nn[a] if self.nn[a] < 0xFFFF else 0xFFFF
+        nb = self.nn[b] if self.nn[b] < 0xFFFF else 0xFFFF
+        if na != nb:
+            return na < nb
+        if self.start_t[a] != self.start_t[b]:
+            return self.start_t[a] > self.start_t[b]
+        return a < b
+
+    cdef void sort_cands(self, i64 n) noexcept:
+        """Merge sort of pc[:n] by cand_before."""
+        cdef i64 width = 1, lo, mid, hi, a, b, k
+        cdef i64* src = self.pc
+        cdef i64* dst = self.pc_tmp
+        cdef i64* t
+        while width < n:
+            lo = 0
+            while lo < n:
+                mid = lo + width if lo + width < n else n
+                hi = lo + 2 * width if lo + 2 * width < n else n
+                a = lo; b = mid; k = lo
+                while a < mid and b < hi:
+                    if self.cand_before(src[b], src[a]):
+                        dst[k] = src[b]; b += 1
+                    else:
+                        dst[k] = src[a]; a += 1
+                    k += 1
+                while a < mid:
+                    dst[k] = src[a]; a += 1; k += 1
+                while b < hi:
+                    dst[k] = src[b]; b += 1; k += 1
+                lo = hi
+            t = src; src = dst; dst = t
+            width *= 2
+        if src != self.pc:
+            memcpy(self.pc, src, n * sizeof(i64))
+
+    cdef void lend(self, i64 v, i64 sign) noexcept:
+        """EnginePreemption._lend: count running job v's resources as free (+1) or give them back."""
+        cdef i64 x, i, off = self.alloc_off[v], c, m, g
+        for x in range(self.nn[v]):
+            i = self.alloc_nodes[off + x]
+            if self.run_excl[v]:
+                c = self.ncpu[i]; m = self.nmem[i]; g = self.ngpu[i]
+            else:
+                c = self.cpn[v]; m = self.mpn[v]; g = self.gpn[v]
+            self.fcpu[i] += sign * c
+            self.fmem[i] += sign * m
+            self.fgpu[i] += sign * g
+            self.run_cnt[i] -= sign         # an exclusive request needs nodes with no job
+
+    cdef i64 lend_prefix(self, i64* lent, i64 k, i64 j, i64 e, i64* out) noexcept:
+        """Lend exactly pc[:k]; the preemptor's node choice in its partition then, or -1."""
+        cdef i64 x, p = self.epart[e], a = self.pn_off[p]
+        for x in range(lent[0], k):
+            self.lend(self.pc[x], 1)
+        for x in range(k, lent[0]):
+            self.lend(self.pc[x], -1)
+        lent[0] = k
+        return self.select(&self.pn_list[a], self.pn_off[p + 1] - a, self.nn[j], self.cpn[j], self.mpn[j],
+                           self.gpn[j], self.jgt[j], self.eexcl[e], out)
+
+    cdef void attempt(self, i64 j, i64 e, i64 now) noexcept:
+        """EnginePreemption.attempt: job j found no resources in entry e's partition; signal the
+        preemptees that would make room. A futile attempt is not repeated until something changes."""
+        cdef i64 p = self.epart[e], before, wake
+        if not self.p_could[j]:
+            return
+        self.place(j, p)
+        if self.n_vict == 0:
+            return
+        if self.fut_j[p] == j and self.fut_ch[p] == self.changes and now < self.fut_wake[p]:
+            return
+        before = self.changes
+        wake = self.attempt_now(j, e, now)
+        if self.changes == before:
+            self.fut_j[p] = j
+            self.fut_ch[p] = before
+            self.fut_wake[p] = wake
+
+    cdef i64 attempt_now(self, i64 j, i64 e, i64 now) noexcept:
+        """EnginePreemption._attempt; returns when the first exempt candidate stops being exempt."""
+        cdef i64 p = self.epart[e], a = self.pn_off[p], x, y, v, nc = 0, wake = NEVER, free_at, k, lo, hi, mid
+        cdef i64 lent = 0, nsel
+        cdef bint ok, inside
+        cdef i64* chosen = self.psel_a
+        cdef i64* cur = self.psel_b
+        cdef i64* tmp
+        for x in range(self.n_vict):
+            v = self.vict_list[x]
+            if self.sig_rel[v] >= 0:
+                continue
+            inside = False
+            for y in range(self.nn[v]):
+                if self.local[p * self.N + self.alloc_nodes[self.alloc_off[v] + y]] >= 0:
+                    inside = True
+                    break
+            if not inside:
+                continue
+            # PreemptPolicy.can_preempt, then PreemptExemptTime
+            if self.p_mode[v] == P_OFF:
+                continue
+            if self.pkind == P_PARTITION_PRIO:
+                ok = self.p_tier[v] < self.p_tier[j]
+            else:
+                ok = self.p_qmat[self.p_qos[j] * self.nq + self.p_qos[v]] != 0
+            if not ok:
+                continue
+            free_at = self.start_t[v] + self.p_exempt[v]
+            if free_at > now:
+                if free_at < wake:
+                    wake = free_at
+                continue
+            self.pc[nc] = v
+            nc += 1
+        if wake < NEVER:
+            self.p_wake(wake)
+        if nc == 0:
+            return wake
+        self.sort_cands(nc)
+        for x in range(self.n_sig):               # already on their way out: count them as free
+            self.lend(self.sig_list[x], 1)
+        k = self.select(&self.pn_list[a], self.pn_off[p + 1] - a, self.nn[j], self.cpn[j], self.mpn[j],
+                        self.gpn[j], self.jgt[j], self.eexcl[e], cur)
+        hi = -1
+        if k < 0:
+            # the shortest prefix of the candidates that makes the job fit (fitting is monotone
+            # in the prefix length, so a bisection finds what walking them one by one would)
+            lo = 0
+            hi = nc
+            nsel = self.lend_prefix(&lent, hi, j, e, chosen)
+            if nsel < 0:
+                hi = -1
+            while hi > 0 and hi - lo > 1:
+                mid = (lo + hi) // 2
+                k = self.lend_prefix(&lent, mid, j, e, cur)
+                if k < 0:
+                    lo = mid
+                else:
+                    hi = mid
+                    nsel = k
+                    tmp = chosen; chosen = cur; cur = tmp
+        for x in range(self.n_sig):
+            self.lend(self.sig_list[x], -1)
+        for x in range(lent):
+            self.lend(self.pc[x], -1)
+        if hi < 0:
+            return wake
+        self.mark_id += 1
+        for x in range(nsel):
+            self.pmark[chosen[x]] = self.mark_id
+        for x in range(hi):
+            v = self.pc[x]
+            for y in range(self.nn[v]):
+                if self.pmark[self.alloc_nodes[self.alloc_off[v] + y]] == self.mark_id:
+                    self.signal(v, now)
+                    break
+        return wake
+
+    cdef void p_wake(self, i64 t) noexcept:
+        """EnginePreemption._wake: the schedulers run at t (an exempt candidate's time runs out)."""
+        cdef i64 x
+        for x in range(self.n_wake):
+            if self.wake_list[x] == t:
+                return
+        if self.n_wake == self.wake_cap:
+            self.wake_cap *= 2
+            self.wake_list = <i64*>_grow(self.wake_list, self.wake_cap * sizeof(i64))
+        self.wake_list[self.n_wake] = t
+        self.n_wake += 1
+        self.seq += 1
+        self.h_push(t, EV_ELIGIBLE, self.seq, -1)
+
+    cdef void signal(self, i64 v, i64 now) noexcept:
+        cdef i64 release = now + self.p_grace[v]
+        if release >= self.end_t[v]:
+            return                              # it ends by itself within its grace time
+        self.sig_rel[v] = release
+        self.sig_list[self.n_sig] = v
+        self.n_sig += 1
+        self.changes += 1
+        self.preempt_n[v] += 1
+        self.seq += 1
+        self.h_push(release, EV_PREEMPT, self.seq, v)
+
+    cdef int release(self, i64 v, i64 now) except -1:
+        """EnginePreemption.release: grace time over, cancel or requeue job v."""
+        cdef i64 x, rel = self.sig_rel[v], progress, kept
+        self.changes += 1
+        if rel >= 0:
+            self.sig_rel[v] = -1
+            for x in range(self.n_sig):          # in signal order, as the Python dict keeps them
+                if self.sig_list[x] == v:
+                    self.n_sig -= 1
+                    memmove(&self.sig_list[x], &self.sig_list[x + 1], (self.n_sig - x) * sizeof(i64))
+                    break
+        if rel != now or self.state[v] != RUNNING:
+            return 0
+        self.segments.append((self.start_t[v], now, self.alloc_gpus[v], self.alloc_cpus[v]))
+        progress = self.saved_p[v] + (now - self.start_t[v])
+        kept = progress // self.ckpt[v] * self.ckpt[v] if self.ckpt[v] > 0 else 0
+        self.lost[v] += <double>((progress - kept) * self.alloc_gpus[v])
+        self.cur_end[v] = -1                     # its end and overrun events are stale
+        self.cur_over[v] = -1
+        self.end_t[v] = now
+        if self.p_mode[v] == P_CANCEL:
+            self.end(v, now)
+            self.end_code[v] = END_PREEMPTED
+            return 0
+        # REQUEUE: free the resources like an end, the job stays submitted
+        self.saved_p[v] = kept
+        self.requeued[v] = 1
+        self.end(v, now)
+        self.state[v] = PENDING
+        self.end_code[v] = 0
+        self.rt[v] = self.rt0[v] - kept
+        self.elig[v] = now + REQUEUE_HOLD_S
+        self.set_reason(v, self.r_begin, now)
+        self.seq += 1
+        self.h_push(now + REQUEUE_HOLD_S, EV_ELIGIBLE, self.seq, v)
+        return 0
+
+    cdef int p_eligible(self, i64 v, i64 now) except -1:
+        """EnginePreemption.eligible: the requeue hold is over (v < 0: a wake-up only)."""
+        cdef i64 x
+        if v < 0:
+            for x in range(self.n_wake):
+                if self.wake_list[x] == now:
+                    self.n_wake -= 1
+                    self.wake_list[x] = self.wake_list[self.n_wake]
+                    break
+            self.dirty_main = 1
+            self.dirty_bf = 1
+            return 0
+        self.set_reason(v, R_PRIORITY, now)
+        self.state[v] = 0
+        self.submit(v, now)
+        self.dirty_main = 1
+        self.dirty_bf = 1
+        return 0
+
     # ------------------------------------------------------------ limits (simcore.limits.Limits)
 
     cdef void li_count(self, i64 j, i64 d) noexcept:
@@ -436,6 +759,11 @@ cdef class Kernel:
 
     cdef void x_push(self, double end, i64 j, i64 start) noexcept:
         cdef i64 k = self.xlen, parent
+        if k == self.x_cap:       # a requeued job books again; stale bookings wait for their tick
+            self.x_cap *= 2
+            self.x_end = <double*>_grow(self.x_end, self.x_cap * sizeof(double))
+            self.x_j = <i64*>_grow(self.x_j, self.x_cap * sizeof(i64))
+            self.x_s = <i64*>_grow(self.x_s, self.x_cap * sizeof(i64))
         self.x_end[k] = end; self.x_j[k] = j; self.x_s[k] = start
         self.xlen += 1
         while k > 0:
@@ -506,6 +834,9 @@ cdef class Kernel:
     cdef i64 l_submit(self, i64 j) noexcept:
         """Limits.on_submit: the rejecting reason, or -1 (then the job counts as submitted)."""
         cdef i64 c = self.lcombo[j], x
+        if self.requeued[j]:                # a requeued job stays submitted
+            self.requeued[j] = 0
+            return -1
         if self.deny[c] and self.lover[j] >= 0:
             return self.lover[j]
         for x in range(self.sb_off[c], self.sb_off[c + 1]):
@@ -553,8 +884,9 @@ cdef class Kernel:
                     self.l_book(j, -1.0, -self.ltl[j], -<double>(st - self.last_tick))
                 else:                       # what the ticks since its start left of it
                     self.l_book(j, -1.0, -(self.ltl[j] - <double>(self.last_tick - st)), 0.0)
-        for x in range(self.sh_off[c], self.sh_off[c + 1]):
-            self.submitted[self.sh_h[x]] -= 1
+        if not self.requeued[j]:
+            for x in range(self.sh_off[c], self.sh_off[c + 1]):
+                self.submitted[self.sh_h[x]] -= 1
 
     cdef i64 blocking(self, i64 j, i64 now) noexcept:
         """Limits.blocking_reason: the first limit that keeps job j waiting, or -1."""
@@ -662,6 +994,12 @@ cdef class Kernel:
 
     cdef void h_push(self, i64 t, i64 kind, i64 s, i64 j) noexcept:
         cdef i64 k = self.hlen, parent
+        if k == self.h_cap:       # preemption adds events beyond a start's two
+            self.h_cap *= 2
+            self.h_t = <i64*>_grow(self.h_t, self.h_cap * sizeof(i64))
+            self.h_k = <i64*>_grow(self.h_k, self.h_cap * sizeof(i64))
+            self.h_s = <i64*>_grow(self.h_s, self.h_cap * sizeof(i64))
+            self.h_j = <i64*>_grow(self.h_j, self.h_cap * sizeof(i64))
         self.hlen += 1
         self.h_t[k] = t; self.h_k[k] = kind; self.h_s[k] = s; self.h_j[k] = j
         while k > 0:
@@ -844,6 +1182,11 @@ cdef class Kernel:
 
     cdef inline void log_usage(self, i64 j, i64 now) noexcept:
         """A start (j) or end (~j) for the fair-share usage (fed at the next refresh)."""
+        if self.n_log == len(self.log_j_a):     # requeued jobs run more than once
+            self.log_j_a = np.concatenate([self.log_j_a, np.zeros_like(self.log_j_a)])
+            self.log_t_a = np.concatenate([self.log_t_a, np.zeros_like(self.log_t_a)])
+            self.log_j = _ptr(self.log_j_a)
+            self.log_t = _ptr(self.log_t_a)
         self.log_j[self.n_log] = j
         self.log_t[self.n_log] = now
         self.n_log += 1
@@ -855,7 +1198,7 @@ cdef class Kernel:
             return 1
         p = self.pstatic[j]
         if self.w_age != 0 and self.max_age > 0:
-            w = <double>(now - self.sub[j])
+            w = <double>(now - self.elig[j])
             if w < 0:
                 w = 0.0
             w = w / self.max_age
@@ -870,7 +1213,7 @@ cdef class Kernel:
         cdef double p = self.pstatic[j], w, age
         if self.w_age != 0:
             if self.max_age > 0:
-                w = <double>now - <double>self.sub[j]
+                w = <double>now - <double>self.elig[j]
                 if w < 0:
                     w = 0.0
                 age = w / self.max_age
@@ -937,6 +1280,9 @@ cdef class Kernel:
             self.queue[lo] = e
             self.qlen += 1
             self.part_pending[self.epart[e]] += 1
+            if self.n_new == self.n_ent:      # requeued jobs queue again: more entries than there
+                self.n_new = 0                # are can come between passes; the next one replans
+                self.resumable = 0            # (the same plan: resuming is exact, not different)
             self.new_e[self.n_new] = e
             self.new_p[self.n_new] = self.prio[j]
             self.n_new += 1
@@ -945,6 +1291,12 @@ cdef class Kernel:
     cdef void start(self, i64 j, i64 e, i64* chosen, i64 k, i64 now, i64 by) noexcept:
         cdef i64 x, i, cc, mm, gg, cpus = 0, gpus = 0, L, run, kill, end, end_seq
         cdef i64 ex = self.eexcl[e]
+        if self.n_alloc + k > self.alloc_cap:      # a requeued job's next run needs a new block
+            self.alloc_cap = 2 * self.alloc_cap + k
+            grown = np.zeros(self.alloc_cap, dtype=np.int64)
+            grown[:self.n_alloc] = self.alloc_nodes_a[:self.n_alloc]
+            self.alloc_nodes_a = grown
+            self.alloc_nodes = _ptr(grown)
         for x in range(k):
             i = chosen[x]
             if ex:
@@ -989,10 +1341,15 @@ cdef class Kernel:
             self.end_code[j] = END_TIMEOUT
         self.end_t[j] = end
         self.seq += 1
-        self.h_push(end, 0, self.seq, j)
+        self.h_push(end, EV_END, self.seq, j)
+        self.cur_end[j] = self.seq
+        self.cur_over[j] = -1
         if end > now + L:
             self.seq += 1
-            self.h_push(now + L, 1, self.seq, j)
+            self.h_push(now + L, EV_OVERRUN, self.seq, j)
+            self.cur_over[j] = self.seq
+        if self.pre_on:
+            self.p_started(j, self.epart[e])
         if self.l_conf:
             self.l_start(j, now)
         if self.fs_on:
@@ -1031,6 +1388,8 @@ cdef class Kernel:
             self.l_end(j, now)
         if self.fs_on:
             self.log_usage(~j, now)
+        if self.pre_on:
+            self.p_ended(j)
         self.epoch += 1
         self.memo_ep += 1                   # limit_memo.clear()
         self.li_unmemo = self.li_total
@@ -1105,6 +1464,8 @@ cdef class Kernel:
                 if k < 0:
                     self.efail[e] = self.epoch
             if k < 0:
+                if self.pre_on:
+                    self.attempt(j, e, now)
                 self.set_reason(j, R_RESOURCES, now)
                 self.blocked_part[p] = 1
                 n_blocked += 1
@@ -1568,13 +1929,24 @@ cdef class Kernel:
             while self.hlen and self.h_t[0] == t:
                 kind = self.h_k[0]
                 j = self.h_j[0]
+                x = self.h_s[0]
                 self.h_pop()
-                if kind == 0:
+                if kind == EV_END:
+                    if x != self.cur_end[j]:      # the end of a run that was preempted
+                        continue
                     self.end(j, t)
                     happened = True
-                else:
+                elif kind == EV_OVERRUN:
+                    if x != self.cur_over[j]:
+                        continue
                     self.overrunning += 1
                     self.resumable = 0
+                elif kind == EV_PREEMPT:
+                    self.release(j, t)
+                    happened = True
+                else:
+                    self.p_eligible(j, t)
+                    happened = True
             while cursor < n and self.sub[self.order[cursor]] == t:
                 self.submit(self.order[cursor], t)
                 cursor += 1

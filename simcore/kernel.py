@@ -29,13 +29,13 @@ except ImportError:          # not built (no C compiler at install): the Python 
 
 AVAILABLE = _kernel is not None
 BASE_REASONS = ("None", "Priority", "Resources")     # codes 0, 1, 2 in the kernel
-END_STATES = ("", COMPLETED, TIMEOUT, "REJECTED")
+END_STATES = ("", COMPLETED, TIMEOUT, "REJECTED", "PREEMPTED")
 STARTED_BY = ("", MAIN, BACKFILL)
 
 
 def supported(e: "Engine") -> bool:
     """Whether the kernel reproduces this run: only what it implements is configured."""
-    return AVAILABLE and e.skip_unchanged and not e.preempt.enabled and not e.dependents
+    return AVAILABLE and e.skip_unchanged and not e.dependents
 
 
 def run(e: "Engine") -> None:
@@ -196,6 +196,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         "limits": limits, "lishape": lishape.astype(np.int64), "li_s": jshape[li_first].astype(np.int64),
         "li_n": np.asarray(e.nn, dtype=np.int64)[li_first] if len(li_first) else li_first,
         "win0": e.window[0], "win1": e.window[1], "priority": _priority(e, prio),
+        "preempt": _preempt(e, reasons.setdefault("BeginTime", len(reasons))),
     }
     a["R"] = len(reasons)
     names = [""] * len(reasons)
@@ -223,6 +224,21 @@ def _priority(e: "Engine", fixed: np.ndarray) -> dict:
     }
 
 
+def _preempt(e: "Engine", begin_code: int) -> dict:
+    """EnginePreemption's policy arrays (the kernel moves them as PreemptPolicy.place does)."""
+    pe, pol = e.preempt, e.preempt.policy
+    nq = pol.qos_preempts.shape[0]
+    as_i64 = lambda x: np.asarray(x, dtype=np.int64)      # noqa: E731
+    return {
+        "on": bool(pe.enabled), "kind": {"preempt/partition_prio": 1, "preempt/qos": 2}.get(pol.kind, 0),
+        "nq": nq, "r_begin": begin_code, "rank": as_i64(pol.rank), "tier": as_i64(pol.tier),
+        "mode": as_i64(pol.mode), "grace": as_i64(pol.grace), "exempt": as_i64(pol.exempt),
+        "qos": as_i64(pol.qos) % nq, "qmat": as_i64(pol.qos_preempts).ravel(),
+        "part_tier": as_i64(pol.part_tier), "part_mode": as_i64(pol.part_mode), "part_grace": as_i64(pol.part_grace),
+        "could": as_i64(pe.could_preempt), "ckpt": as_i64(pe.ckpt), "runtime": as_i64(pe.runtime),
+    }
+
+
 def _outputs(e: "Engine", k, a: dict, reasons: list[str]) -> None:
     """The kernel's arrays as the engine's per-job state (arrays where job_columns takes them)."""
     n = e.n
@@ -244,3 +260,7 @@ def _outputs(e: "Engine", k, a: dict, reasons: list[str]) -> None:
     e.t_end = k.t_end
     e.passes_main, e.passes_bf = k.passes_main, k.passes_bf
     e.li_gpu_s = k.li_gpu_s
+    e.eligible = k.elig_a
+    e.preempt_count = k.preempt_a
+    e.lost_gpu_s = k.lost_a[:n]
+    e.preempt.segments = k.segments

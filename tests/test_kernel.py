@@ -69,7 +69,16 @@ def cases(draw):
                     "PriorityFlags": draw(st.sampled_from(["", "NO_FAIR_TREE", "ACCRUE_ALWAYS"])),
                     "PriorityWeightQOS": draw(st.sampled_from([0, 700]))}
     priority["PriorityCalcPeriod"] = draw(st.sampled_from([1, 5]))
+    preempt = draw(st.sampled_from(["preempt/none", "preempt/partition_prio", "preempt/qos"]))
+    if preempt != "preempt/none":
+        scheduler.update({"PreemptType": preempt, "PreemptMode": draw(st.sampled_from(["REQUEUE", "CANCEL"])),
+                          "PreemptExemptTime": draw(st.sampled_from([0, 0, 300]))})
+        parts["scav"] = {"Nodes": "ALL", "PriorityTier": 0, "GraceTime": draw(st.sampled_from([0, 60])),
+                         "PreemptMode": draw(st.sampled_from(["REQUEUE", "CANCEL", "OFF", ""]))}
     qos, accounts = draw(limits())
+    if preempt == "preempt/qos":     # high may preempt normal (and jobs without a QOS table)
+        qos.setdefault("high", {})["Preempt"] = "normal"
+        qos.setdefault("normal", {})["PreemptMode"] = draw(st.sampled_from(["REQUEUE", "CANCEL", ""]))
     if qos.get("part") and "sub" in parts:
         parts["sub"]["QOS"] = "part"
     sc = Scenario.from_dict({"cluster": {"nodes": nodes}, "partitions": parts, "scheduler": scheduler,
@@ -88,6 +97,7 @@ def cases(draw):
             "gpus": gpus, "gpu_type": draw(st.sampled_from(["", "", "a100", "v100"])) if gpus else "",
             "exclusive": draw(st.integers(0, 5)) == 0,
             "qos": draw(st.sampled_from(["", "", "high"])),
+            "checkpoint_s": draw(st.sampled_from([0, 0, 600])),
         })
     cols = {key: [r[key] for r in rows] for key in rows[0]}
     return sc, JobTable.from_columns(cols, "kernel-prop")
@@ -156,18 +166,9 @@ JOBS = JobTable.from_columns({"job_id": ["1", "2"], "submit": [0, 10], "runtime"
 
 
 @built
-@pytest.mark.parametrize("extra, jobs", [
-    ({"partitions": {"p": {"Nodes": "ALL", "Default": True, "PriorityTier": 2},
-                     "s": {"Nodes": "ALL", "PriorityTier": 1, "PreemptMode": "REQUEUE"}},
-      "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "REQUEUE"}}, None),
-    ({}, JOBS),
-])
-def test_what_the_kernel_does_not_implement_runs_in_python(extra, jobs):
-    """Preemption and dependencies stay in the Python engine."""
-    sc = _scenario(**extra)
-    jt = jobs if jobs is not None else JobTable.from_columns(
-        {"job_id": ["1"], "submit": [0], "runtime": [10], "gpus": [1]}, "kernel")
-    assert not kernel.supported(Engine(sc, jt))
+def test_dependencies_run_in_python():
+    """Job dependencies stay in the Python engine (the kernel has no dependency events)."""
+    assert not kernel.supported(Engine(_scenario(), JOBS))
 
 
 @built
