@@ -1,11 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The compiled engine: Engine.run for FIFO + backfill scenarios, over flat C arrays.
+"""The compiled engine: Engine.run over flat C arrays.
 
 Why: the pure-Python engine spends its time on dicts, tuples and lists of Python ints
 (docs/performance.md); the same algorithm over typed arrays runs tens of times faster. It covers
-scenarios without limits, preemption, dependencies or changing priorities (simcore.kernel decides)
-and reproduces the Python engine's schedule exactly: the Python engine stays the reference and the
-tests compare the two (tests/test_kernel.py). Caches and skips here are the Python engine's, in
+every scenario without job dependencies (limits, changing priorities and preemption included;
+simcore.kernel decides) and reproduces the Python engine's schedule exactly: the Python engine
+stays the reference and the tests compare the two (tests/test_kernel.py). Caches and skips here are the Python engine's, in
 the form that suits arrays; every one provably leaves the schedule unchanged.
 
 Inputs are prepared by simcore.kernel (admission, static reasons, queue order, request shapes); the
@@ -129,6 +129,7 @@ cdef class Kernel:
     cdef i64 *q_tmp
     cdef i64 *q_tmp_p
     cdef i64 *q_old
+    cdef i64 *q_runs
     cdef i64 qlen
     cdef i64 *started
     cdef i64 n_started
@@ -140,7 +141,7 @@ cdef class Kernel:
     cdef i64 hlen, h_cap, seq
     # loop state
     cdef i64 epoch, n_pending, overrunning, dirty_main, dirty_bf
-    cdef public i64 t_end, passes_main, passes_bf
+    cdef public i64 t_end, passes_main, passes_bf, queue_peak
     # main-pass scratch
     cdef arr blocked_part, blocked_node, bnodes, tainted, cand, chosen, feas
     # backfill scratch
@@ -301,6 +302,7 @@ cdef class Kernel:
         self.new_e = self._zeros(self.n_ent + 1); self.new_p = self._zeros(self.n_ent + 1)
         self.q_p = self._zeros(self.n_ent + 1); self.q_tmp = self._zeros(self.n_ent + 1)
         self.q_tmp_p = self._zeros(self.n_ent + 1); self.q_old = self._zeros(self.n_ent + 1)
+        self.q_runs = self._zeros(self.n_ent + 2)
         self.n_new = 0; self.resumable = 0; self.saved = 0; self.s_last = -1; self.s_last_p = 0
         self.elig_a = a["sub"].copy(); self.elig = _ptr(self.elig_a)
         self._priority_in(a["priority"])
@@ -1126,26 +1128,34 @@ cdef class Kernel:
 
     cdef void sort_entries(self, i64* es, i64* ps, i64 n) noexcept:
         """Stable natural merge sort of entries es (priorities ps) by before(): a queue re-keyed
-        by a recalculation is mostly in order already, so this is close to one linear pass."""
-        cdef i64 width, lo, mid, hi, a, b, k, x
+        by a recalculation is mostly in order already, so it is a few runs to merge (O(n log runs),
+        as Python's sort of the Python engine's queue)."""
+        cdef i64 nr = 0, x, r, lo, mid, hi, a, b, k, out
+        cdef i64* bound = self.q_runs     # run r is [bound[r], bound[r + 1])
         cdef i64* src_e = es
         cdef i64* src_p = ps
         cdef i64* dst_e = self.q_tmp
         cdef i64* dst_p = self.q_tmp_p
         cdef i64* t
-        cdef bint sorted_ = True
+        bound[0] = 0
         for x in range(1, n):
             if self.before(es[x], ps[x], es[x - 1], ps[x - 1]):
-                sorted_ = False
-                break
-        if sorted_:
-            return
-        width = 1
-        while width < n:
-            lo = 0
-            while lo < n:
-                mid = lo + width if lo + width < n else n
-                hi = lo + 2 * width if lo + 2 * width < n else n
+                nr += 1
+                bound[nr] = x
+        nr += 1
+        bound[nr] = n
+        while nr > 1:
+            out = 0
+            for r in range(0, nr, 2):
+                lo = bound[r]
+                if r + 1 == nr:              # an odd run out: copied over as it is
+                    memcpy(&dst_e[lo], &src_e[lo], (n - lo) * sizeof(i64))
+                    memcpy(&dst_p[lo], &src_p[lo], (n - lo) * sizeof(i64))
+                    bound[out] = lo
+                    out += 1
+                    break
+                mid = bound[r + 1]
+                hi = bound[r + 2]
                 a = lo; b = mid; k = lo
                 while a < mid and b < hi:
                     if self.before(src_e[b], src_p[b], src_e[a], src_p[a]):
@@ -1153,14 +1163,18 @@ cdef class Kernel:
                     else:
                         dst_e[k] = src_e[a]; dst_p[k] = src_p[a]; a += 1
                     k += 1
-                while a < mid:
-                    dst_e[k] = src_e[a]; dst_p[k] = src_p[a]; a += 1; k += 1
-                while b < hi:
-                    dst_e[k] = src_e[b]; dst_p[k] = src_p[b]; b += 1; k += 1
-                lo = hi
+                if a < mid:
+                    memcpy(&dst_e[k], &src_e[a], (mid - a) * sizeof(i64))
+                    memcpy(&dst_p[k], &src_p[a], (mid - a) * sizeof(i64))
+                if b < hi:
+                    memcpy(&dst_e[k], &src_e[b], (hi - b) * sizeof(i64))
+                    memcpy(&dst_p[k], &src_p[b], (hi - b) * sizeof(i64))
+                bound[out] = lo
+                out += 1
+            bound[out] = n
+            nr = out
             t = src_e; src_e = dst_e; dst_e = t
             t = src_p; src_p = dst_p; dst_p = t
-            width *= 2
         if src_e != es:
             memcpy(es, src_e, n * sizeof(i64))
             memcpy(ps, src_p, n * sizeof(i64))
@@ -1279,6 +1293,8 @@ cdef class Kernel:
             memmove(&self.queue[lo + 1], &self.queue[lo], (self.qlen - lo) * sizeof(i64))
             self.queue[lo] = e
             self.qlen += 1
+            if self.qlen > self.queue_peak:
+                self.queue_peak = self.qlen
             self.part_pending[self.epart[e]] += 1
             if self.n_new == self.n_ent:      # requeued jobs queue again: more entries than there
                 self.n_new = 0                # are can come between passes; the next one replans

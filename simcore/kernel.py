@@ -2,13 +2,14 @@
 
 Why a second engine: a run of the pure-Python engine costs interpreter overhead on every queue
 entry and node (docs/performance.md); the compiled kernel runs the same algorithm over flat C
-arrays. It covers FIFO + backfill scenarios: no QOS or association limit of any kind, no
-preemption, priorities fixed at submit (priority/basic, or multifactor without age or fairshare),
-no job dependencies. Everything else runs in the Python engine, which stays the reference:
-tests/test_kernel.py checks that both give identical per-job output.
+arrays. It covers every scenario without job dependencies: limits, multifactor priorities with
+age and fair-share (Fairshare itself stays in Python, fed by the kernel: see `_priority`) and
+preemption included. The Python engine stays the reference: tests/test_kernel.py checks that both
+give identical per-job output.
 
 The work that depends only on the job and the configuration (admission, static pending reasons,
-the queue order, request shapes, time limits) is done here with the Python engine's own methods.
+the static queue order, request shapes, time limits, limit check lists, the preemption policy) is
+done here with the Python engine's own objects.
 """
 
 from __future__ import annotations

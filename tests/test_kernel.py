@@ -227,3 +227,32 @@ def test_jobs_grouped_for_admission_never_collide(parts, cols):
     fast, ref = simulate(sc, jobs=jt), simulate(sc, jobs=jt, compiled=False)
     assert fast.engine == "compiled"
     _same(fast.jobs, ref.jobs)
+
+
+@built
+def test_requeues_beyond_every_per_job_bound():
+    """Ten long jobs requeued by each of forty whole-cluster jobs: more runs than jobs, so more
+    node lists, run-minute bookings, fair-share log records and queue insertions between
+    passes than there are jobs or entries; every one of the kernel's growable arrays grows."""
+    sc = Scenario.from_dict({
+        "cluster": {"nodes": [{"NodeName": "n[01-10]", "CPUs": 8, "RealMemory": 8000, "Gres": "gpu:4"}]},
+        "partitions": {"gpu": {"Nodes": "ALL", "Default": True, "PriorityTier": 2},
+                       "scav": {"Nodes": "ALL", "PriorityTier": 1, "PreemptMode": "REQUEUE"}},
+        "scheduler": {"SchedulerType": "sched/builtin", "PreemptType": "preempt/partition_prio",
+                      "PreemptMode": "REQUEUE"},
+        "priority": {"PriorityType": "priority/multifactor", "PriorityWeightFairshare": 1000,
+                     "PriorityWeightAge": 100, "PriorityCalcPeriod": "1-0"},
+        "qos": {"normal": {"GrpTRESRunMins": "gres/gpu=10000000"}},
+    }, "kernel")
+    long = {"partition": ["scav"] * 10, "submit": [0] * 10, "runtime": [10 * 86400] * 10,
+            "time_limit": [14 * 86400] * 10, "nodes": [1] * 10, "gpus": [4] * 10, "user": ["scav"] * 10}
+    wide = {"partition": ["gpu"] * 40, "submit": [1000 * (k + 1) for k in range(40)], "runtime": [600] * 40,
+            "time_limit": [900] * 40, "nodes": [10] * 40, "gpus": [40] * 40, "user": ["wide"] * 40}
+    cols = {key: long[key] + wide[key] for key in long}
+    cols["job_id"] = [str(k + 1) for k in range(50)]
+    jt = JobTable.from_columns(cols, "kernel")
+    fast, ref = simulate(sc, jobs=jt), simulate(sc, jobs=jt, compiled=False)
+    assert fast.engine == "compiled"
+    assert fast.jobs["preemptions"].sum() > 100       # more runs than the 50 jobs
+    _same(fast.jobs, ref.jobs)
+    _same({k: [v] for k, v in fast.metrics.items()}, {k: [v] for k, v in ref.metrics.items()})
