@@ -141,7 +141,7 @@ cdef class Kernel:
     cdef i64 hlen, h_cap, seq
     # loop state
     cdef i64 epoch, n_pending, overrunning, dirty_main, dirty_bf
-    cdef public i64 t_end, passes_main, passes_bf, queue_peak
+    cdef public i64 t_end, passes_main, passes_bf
     # main-pass scratch
     cdef arr blocked_part, blocked_node, bnodes, tainted, cand, chosen, feas
     # backfill scratch
@@ -1293,8 +1293,6 @@ cdef class Kernel:
             memmove(&self.queue[lo + 1], &self.queue[lo], (self.qlen - lo) * sizeof(i64))
             self.queue[lo] = e
             self.qlen += 1
-            if self.qlen > self.queue_peak:
-                self.queue_peak = self.qlen
             self.part_pending[self.epart[e]] += 1
             if self.n_new == self.n_ent:      # requeued jobs queue again: more entries than there
                 self.n_new = 0                # are can come between passes; the next one replans
