@@ -14,6 +14,7 @@ done here with the Python engine's own objects.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -229,7 +230,7 @@ def _preempt(e: "Engine", begin_code: int) -> dict:
     """EnginePreemption's policy arrays (the kernel moves them as PreemptPolicy.place does)."""
     pe, pol = e.preempt, e.preempt.policy
     nq = pol.qos_preempts.shape[0]
-    as_i64 = lambda x: np.asarray(x, dtype=np.int64)      # noqa: E731
+    as_i64 = partial(np.asarray, dtype=np.int64)
     return {
         "on": bool(pe.enabled), "kind": {"preempt/partition_prio": 1, "preempt/qos": 2}.get(pol.kind, 0),
         "nq": nq, "r_begin": begin_code, "rank": as_i64(pol.rank), "tier": as_i64(pol.tier),
