@@ -169,6 +169,7 @@ cdef class Kernel:
     cdef i64 r_begin        # the BeginTime reason's code
     cdef i64 pkind, nq, changes, n_vict, n_sig, n_wake, alloc_cap, mark_id
     cdef arr p_rank, p_tier, p_mode, p_grace, p_exempt, p_qos, p_qmat, pp_tier, pp_mode, pp_grace, p_could
+    cdef arr overran
     cdef arr ckpt, rt0, saved_p, preempt_n, elig, sig_rel, sig_list, vict_pos, vict_list, cur_end, cur_over
     cdef arr requeued, fut_j, fut_ch, fut_wake, pc, pc_tmp, psel_a, psel_b, pmark
     cdef i64 *wake_list
@@ -329,7 +330,7 @@ cdef class Kernel:
         self.pp_tier = self._in(a["part_tier"]); self.pp_mode = self._in(a["part_mode"])
         self.pp_grace = self._in(a["part_grace"]); self.p_could = self._in(a["could"])
         self.ckpt = self._in(a["ckpt"]); self.rt0 = self._in(a["runtime"])
-        self.saved_p = self._zeros(n); self.requeued = self._zeros(n)
+        self.saved_p = self._zeros(n); self.requeued = self._zeros(n); self.overran = self._zeros(n)
         self.preempt_a = np.zeros(n, dtype=np.int64); self.preempt_n = _ptr(self.preempt_a)
         self.lost_a = np.zeros(max(n, 1), dtype=np.float64); self.lost = _dptr(self.lost_a)
         self.sig_rel = self._in(np.full(n, -1, dtype=np.int64)); self.sig_list = self._zeros(n); self.n_sig = 0
@@ -1396,7 +1397,8 @@ cdef class Kernel:
         self.used_gpus -= self.alloc_gpus[j]
         self.li_dirty = True
         self.state[j] = DONE
-        if now > self.start_t[j] + self.limit_used[j]:
+        if self.overran[j]:          # past its time limit (a preemption can end it exactly there)
+            self.overran[j] = 0
             self.overrunning -= 1
         if self.l_conf:
             self.l_end(j, now)
@@ -1953,6 +1955,7 @@ cdef class Kernel:
                 elif kind == EV_OVERRUN:
                     if x != self.cur_over[j]:
                         continue
+                    self.overran[j] = 1
                     self.overrunning += 1
                     self.resumable = 0
                 elif kind == EV_PREEMPT:

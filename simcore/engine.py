@@ -438,7 +438,8 @@ class Engine:
         self.used_cpus -= self.alloc_cpus[j]
         self.li_dirty = True
         self.state[j] = DONE
-        if now > self.start_t[j] + self.limit_used[j]:
+        if j in self.overran:        # past its time limit (a preemption can end it exactly there)
+            self.overran.discard(j)
             self.overrunning -= 1
         self.limits.on_end(j, now)
         self.priority.on_end(self, j, now)
@@ -580,6 +581,7 @@ class Engine:
         self.n_pending = 0
         self.used_gpus = self.used_cpus = 0
         self.overrunning = 0
+        self.overran: set[int] = set()      # running jobs past their time limit
         self.dirty_main = self.dirty_bf = False
         self.passes_main = self.passes_bf = 0
         self.backfill = Backfill(self)
@@ -636,6 +638,7 @@ class Engine:
                     self._end(j, t)
                     happened = True
                 else:
+                    self.overran.add(j)
                     self.overrunning += 1
                     self.backfill.resumable = False
             while cursor < n and sub_times[cursor] == t:

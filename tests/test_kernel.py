@@ -256,3 +256,34 @@ def test_requeues_beyond_every_per_job_bound():
     assert fast.jobs["preemptions"].sum() > 100       # more runs than the 50 jobs
     _same(fast.jobs, ref.jobs)
     _same({k: [v] for k, v in fast.metrics.items()}, {k: [v] for k, v in ref.metrics.items()})
+
+
+PREEMPT_AT_LIMIT = '''
+from simcore import JobTable, Scenario, simulate
+sc = Scenario.from_dict({
+    "cluster": {"nodes": [{"NodeName": "n1", "CPUs": 4, "RealMemory": 4000, "Gres": "gpu:1"}]},
+    "partitions": {"low": {"Nodes": "ALL", "Default": True, "PriorityTier": 1},
+                   "high": {"Nodes": "ALL", "PriorityTier": 2}},
+    "scheduler": {"PreemptType": "preempt/partition_prio", "PreemptMode": "REQUEUE", "OverTimeLimit": 1},
+}, "kernel")
+jt = JobTable.from_columns({"job_id": ["1", "2"], "partition": ["low", "high"], "submit": [0, 600],
+                            "time_limit": [600, 600], "runtime": [2000, 100], "gpus": [1, 1]}, "kernel")
+for compiled in (True, False):
+    r = simulate(sc, jobs=jt, compiled=compiled)
+    print(r.engine, r.jobs["preemptions"].tolist(), r.jobs["state"].tolist())
+'''
+
+
+def test_a_preemption_at_the_time_limit_ends_the_run():
+    """Job 1 passes its time limit (OverTimeLimit lets it run on) at t=600, the moment job 2
+    preempts it: the end counted the overrun only if it came after the limit, so the run never
+    stopped (backfill kept waking up for an overrunning job that was gone). Both engines."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PREEMPT_AT_LIMIT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == (["compiled", "python"] if kernel.AVAILABLE else ["python", "python"])
+    assert lines[0].split(" ", 1)[1] == lines[1].split(" ", 1)[1]
+    assert "[1, 0]" in lines[0]
