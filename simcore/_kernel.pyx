@@ -107,7 +107,7 @@ cdef class Kernel:
     # jobs
     cdef arr sub, rt, nn, cpn, mpn, gpn, jgt, user, ent_off, order, reject, init_reason
     # entries (a job's partitions, in the order it listed them)
-    cdef arr ejob, epart, erank, etl, eshape, estatic, eexcl, efail, rank_entry, ereq
+    cdef arr ejob, epart, erank, etl, eshape, estatic, eexcl, efail, ereq
     # per request (shape and node count), this backfill call: the shortest limit found not to fit
     cdef arr bey_call, bey_L
     cdef i64 call_id
@@ -128,7 +128,6 @@ cdef class Kernel:
     cdef i64 *q_p       # scratch: sort keys' priorities
     cdef i64 *q_tmp
     cdef i64 *q_tmp_p
-    cdef i64 *q_old
     cdef i64 *q_runs
     cdef i64 qlen
     cdef i64 *started
@@ -241,7 +240,6 @@ cdef class Kernel:
         self.eshape = self._in(a["eshape"])
         self.estatic = self._in(a["estatic"])
         self.eexcl = self._in(a["eexcl"])
-        self.rank_entry = self._in(a["rank_entry"])
         self.ereq = self._in(a["ereq"])
         self.bey_call = self._in(np.full(a["n_req"] + 1, -1, dtype=np.int64))
         self.bey_L = self._zeros(a["n_req"] + 1)
@@ -302,7 +300,7 @@ cdef class Kernel:
         self.pass_id = 0
         self.new_e = self._zeros(self.n_ent + 1); self.new_p = self._zeros(self.n_ent + 1)
         self.q_p = self._zeros(self.n_ent + 1); self.q_tmp = self._zeros(self.n_ent + 1)
-        self.q_tmp_p = self._zeros(self.n_ent + 1); self.q_old = self._zeros(self.n_ent + 1)
+        self.q_tmp_p = self._zeros(self.n_ent + 1); 
         self.q_runs = self._zeros(self.n_ent + 2)
         self.n_new = 0; self.resumable = 0; self.saved = 0; self.s_last = -1; self.s_last_p = 0
         self.elig_a = a["sub"].copy(); self.elig = _ptr(self.elig_a)
@@ -380,7 +378,8 @@ cdef class Kernel:
         self.li_s = self._in(a["li_s"]); self.li_n = self._in(a["li_n"])
         S = len(a["li_s"])
         self.lb_pos = self._in(np.full(n, -1, dtype=np.int64)); self.lb_list = self._zeros(n); self.n_lb = 0
-        self.li_cnt = self._zeros(S); self.li_act = self._zeros(S); self.li_apos = self._zeros(S); self.n_act = 0
+        self.li_cnt = self._zeros(S); self.li_act = self._zeros(S); self.n_act = 0
+        self.li_apos = self._in(np.full(S, -1, dtype=np.int64))
         self.li_keys = self._zeros(K); self.li_seen = self._in(np.full(S, -1, dtype=np.int64))
         self.li_fit = self._zeros(S); self.li_call = 0
         self.li_total = 0; self.li_unmemo = 0; self.li_rate = 0; self.li_since = 0
@@ -405,30 +404,46 @@ cdef class Kernel:
         free(self.h_t); free(self.h_k); free(self.h_s); free(self.h_j)
         free(self.x_end); free(self.x_j); free(self.x_s); free(self.wake_list)
 
-    cdef i64* _in(self, object arr):
-        arr = np.ascontiguousarray(arr, dtype=np.int64)
+    cdef object _kept(self, object arr, object dtype):
+        """arr as a contiguous array of dtype (at least one element), held for the run."""
+        arr = np.ascontiguousarray(arr, dtype=dtype)
         if len(arr) == 0:
-            arr = np.zeros(1, dtype=np.int64)
+            arr = np.zeros(1, dtype=dtype)
         self.keep.append(arr)
-        return _ptr(arr)
+        return arr
+
+    cdef i64* _in(self, object arr):
+        return _ptr(self._kept(arr, np.int64))
 
     cdef i64* _zeros(self, i64 size):
         return self._in(np.zeros(max(size, 1), dtype=np.int64))
 
     cdef double* _din(self, object arr):
-        arr = np.ascontiguousarray(arr, dtype=np.float64)
-        if len(arr) == 0:
-            arr = np.zeros(1, dtype=np.float64)
-        self.keep.append(arr)
-        return _dptr(arr)
+        return _dptr(self._kept(arr, np.float64))
 
     cdef double* _dzeros(self, i64 size):
         return self._din(np.zeros(max(size, 1), dtype=np.float64))
 
+    # ------------------------------------------------------------ indexed sets (list + position)
+
+    cdef inline void set_add(self, i64* lst, i64* pos, i64* n, i64 x) noexcept:
+        """Add x (pos[x] = -1 when absent) to the unordered list lst[:n]."""
+        pos[x] = n[0]
+        lst[n[0]] = x
+        n[0] += 1
+
+    cdef inline void set_remove(self, i64* lst, i64* pos, i64* n, i64 x) noexcept:
+        """Remove x from lst[:n]: the last member takes its place."""
+        cdef i64 at = pos[x]
+        n[0] -= 1
+        lst[at] = lst[n[0]]
+        pos[lst[at]] = at
+        pos[x] = -1
+
     # ------------------------------------------------------------ reasons
 
     cdef inline void set_reason(self, i64 j, i64 r, i64 now) noexcept:
-        cdef i64 old = self.reason[j], x
+        cdef i64 old = self.reason[j]
         if old != r:
             self.acc[old * self.n + j] += now - self.reason_t[j]
             self.rused[old] = 1
@@ -436,18 +451,12 @@ cdef class Kernel:
             self.reason_t[j] = now
             if self.rlimit[r]:
                 if self.lb_pos[j] < 0:
-                    self.lb_pos[j] = self.n_lb
-                    self.lb_list[self.n_lb] = j
-                    self.n_lb += 1
+                    self.set_add(self.lb_list, self.lb_pos, &self.n_lb, j)
                     self.li_count(j, 1)
                 self.li_dirty = True
             elif self.rlimit[old]:
-                x = self.lb_pos[j]
-                if x >= 0:
-                    self.n_lb -= 1
-                    self.lb_list[x] = self.lb_list[self.n_lb]
-                    self.lb_pos[self.lb_list[x]] = x
-                    self.lb_pos[j] = -1
+                if self.lb_pos[j] >= 0:
+                    self.set_remove(self.lb_list, self.lb_pos, &self.n_lb, j)
                     self.li_count(j, -1)
                 self.li_dirty = True
 
@@ -464,18 +473,12 @@ cdef class Kernel:
     cdef void p_started(self, i64 j, i64 p) noexcept:
         self.place(j, p)
         if self.p_mode[j] != P_OFF and self.vict_pos[j] < 0:
-            self.vict_pos[j] = self.n_vict
-            self.vict_list[self.n_vict] = j
-            self.n_vict += 1
+            self.set_add(self.vict_list, self.vict_pos, &self.n_vict, j)
         self.changes += 1
 
     cdef void p_ended(self, i64 j) noexcept:
-        cdef i64 x = self.vict_pos[j]
-        if x >= 0:
-            self.n_vict -= 1
-            self.vict_list[x] = self.vict_list[self.n_vict]
-            self.vict_pos[self.vict_list[x]] = x
-            self.vict_pos[j] = -1
+        if self.vict_pos[j] >= 0:
+            self.set_remove(self.vict_list, self.vict_pos, &self.n_vict, j)
         self.changes += 1
 
     cdef inline bint cand_before(self, i64 a, i64 b) noexcept:
@@ -524,10 +527,7 @@ cdef class Kernel:
         cdef i64 x, i, off = self.alloc_off[v], c, m, g
         for x in range(self.nn[v]):
             i = self.alloc_nodes[off + x]
-            if self.run_excl[v]:
-                c = self.ncpu[i]; m = self.nmem[i]; g = self.ngpu[i]
-            else:
-                c = self.cpn[v]; m = self.mpn[v]; g = self.gpn[v]
+            self.share(v, i, self.run_excl[v], &c, &m, &g)
             self.fcpu[i] += sign * c
             self.fmem[i] += sign * m
             self.fgpu[i] += sign * g
@@ -727,21 +727,16 @@ cdef class Kernel:
 
     cdef void li_count(self, i64 j, i64 d) noexcept:
         """Engine._li_count: job j joins (d=+1) or leaves (-1) the limit-held jobs."""
-        cdef i64 s, k, x
+        cdef i64 s, k
         if not self.gpn[j] or not self.l_on:
             return
         s = self.lishape[j]
         k = self.lkey[j]
         self.li_cnt[s] += d
         if self.li_cnt[s] == d and d > 0:
-            self.li_apos[s] = self.n_act
-            self.li_act[self.n_act] = s
-            self.n_act += 1
+            self.set_add(self.li_act, self.li_apos, &self.n_act, s)
         elif self.li_cnt[s] == 0:
-            x = self.li_apos[s]
-            self.n_act -= 1
-            self.li_act[x] = self.li_act[self.n_act]
-            self.li_apos[self.li_act[x]] = x
+            self.set_remove(self.li_act, self.li_apos, &self.n_act, s)
         self.li_keys[k] += d
         self.li_total += d
         if self.lmemo_ep[k] != self.memo_ep:
@@ -849,16 +844,21 @@ cdef class Kernel:
             self.submitted[self.sh_h[x]] += 1
         return -1
 
-    cdef void l_start(self, i64 j, i64 now) noexcept:
+    cdef void l_count(self, i64 j, double sign) noexcept:
+        """Job j's TRES and job count join (+1) or leave (-1) its counted holders' usage."""
         cdef i64 c = self.lcombo[j], x, h, k
         cdef double v
         for x in range(self.cn_off[c], self.cn_off[c + 1]):
             h = self.cn_h[x]
-            self.l_jobs[h] += 1
+            self.l_jobs[h] += sign
             for k in range(self.T):
                 v = self.lreq[j * self.T + k]
                 if v != 0:
-                    self.l_used[h * self.T + k] += v
+                    self.l_used[h * self.T + k] += sign * v
+
+    cdef void l_start(self, i64 j, i64 now) noexcept:
+        cdef i64 c = self.lcombo[j]
+        self.l_count(j, 1.0)
         if self.rh_off[c] != self.rh_off[c + 1]:
             self.l_sync(now)
             # the whole time limit is booked; the next tick counts down only from the start
@@ -868,15 +868,8 @@ cdef class Kernel:
             self.x_push(<double>now + self.ltl[j], j, now)
 
     cdef void l_end(self, i64 j, i64 now) noexcept:
-        cdef i64 c = self.lcombo[j], x, h, k, st
-        cdef double v
-        for x in range(self.cn_off[c], self.cn_off[c + 1]):
-            h = self.cn_h[x]
-            self.l_jobs[h] -= 1
-            for k in range(self.T):
-                v = self.lreq[j * self.T + k]
-                if v != 0:
-                    self.l_used[h * self.T + k] -= v
+        cdef i64 c = self.lcombo[j], x, st
+        self.l_count(j, -1.0)
         if self.rh_off[c] != self.rh_off[c + 1]:
             self.l_sync(now)
             st = self.tracked[j]
@@ -1127,10 +1120,11 @@ cdef class Kernel:
                 hi = mid
         return lo
 
-    cdef void sort_entries(self, i64* es, i64* ps, i64 n) noexcept:
-        """Stable natural merge sort of entries es (priorities ps) by before(): a queue re-keyed
-        by a recalculation is mostly in order already, so it is a few runs to merge (O(n log runs),
-        as Python's sort of the Python engine's queue)."""
+    cdef bint sort_entries(self, i64* es, i64* ps, i64 n) noexcept:
+        """Stable natural merge sort of entries es (priorities ps) by before(); whether the order
+        changed (before() is a strict total order, so only an unsorted input changes). A queue
+        re-keyed by a recalculation is mostly in order already, so it is a few runs to merge
+        (O(n log runs), as Python's sort of the Python engine's queue)."""
         cdef i64 nr = 0, x, r, lo, mid, hi, a, b, k, out
         cdef i64* bound = self.q_runs     # run r is [bound[r], bound[r + 1])
         cdef i64* src_e = es
@@ -1145,6 +1139,8 @@ cdef class Kernel:
                 bound[nr] = x
         nr += 1
         bound[nr] = n
+        if nr == 1:
+            return False
         while nr > 1:
             out = 0
             for r in range(0, nr, 2):
@@ -1179,6 +1175,7 @@ cdef class Kernel:
         if src_e != es:
             memcpy(es, src_e, n * sizeof(i64))
             memcpy(ps, src_p, n * sizeof(i64))
+        return True
 
     # ------------------------------------------------------------ changing priorities
 
@@ -1206,27 +1203,13 @@ cdef class Kernel:
         self.log_t[self.n_log] = now
         self.n_log += 1
 
-    cdef i64 initial(self, i64 j, i64 now) noexcept:
-        """Priorities.initial: the priority at submit, with the latest fair-share factors."""
-        cdef double p, w
+    cdef i64 compute(self, i64 j, i64 now, bint at_submit) noexcept:
+        """Priorities.compute for one job (the same float operations as its numpy form), or
+        Priorities.initial at submit: that one adds no age when PriorityMaxAge is 0."""
+        cdef double p = self.pstatic[j], w, age
         if not self.multifactor:
             return 1
-        p = self.pstatic[j]
-        if self.w_age != 0 and self.max_age > 0:
-            w = <double>(now - self.elig[j])
-            if w < 0:
-                w = 0.0
-            w = w / self.max_age
-            p += self.w_age * (w if w < 1.0 else 1.0)
-        if self.fs_on:
-            p += self.w_fs * self.fs[self.jassoc[j]]
-        p = floor(p)
-        return <i64>p if p > 1.0 else 1
-
-    cdef i64 compute(self, i64 j, i64 now) noexcept:
-        """Priorities.compute for one job (the same float operations as its numpy form)."""
-        cdef double p = self.pstatic[j], w, age
-        if self.w_age != 0:
+        if self.w_age != 0 and (self.max_age > 0 or not at_submit):
             if self.max_age > 0:
                 w = <double>now - <double>self.elig[j]
                 if w < 0:
@@ -1253,19 +1236,14 @@ cdef class Kernel:
             return 0
         for q in range(self.qlen):
             j = self.ejob[self.queue[q]]
-            self.q_p[q] = self.compute(j, now)
+            self.q_p[q] = self.compute(j, now, False)
             if self.q_p[q] != self.prio[j]:
                 changed = True
         if not changed:
             return 0
         for q in range(self.qlen):
             self.prio[self.ejob[self.queue[q]]] = self.q_p[q]
-            self.q_old[q] = self.queue[q]
-        self.sort_entries(self.queue, self.q_p, self.qlen)
-        for q in range(self.qlen):
-            if self.queue[q] != self.q_old[q]:
-                return 1
-        return 0
+        return self.sort_entries(self.queue, self.q_p, self.qlen)
 
     cdef int submit(self, i64 j, i64 now) except -1:
         cdef i64 e, r, lo, tick
@@ -1288,7 +1266,7 @@ cdef class Kernel:
             tick = now // self.p_period * self.p_period
             if self.fs_on and tick > self.refreshed:
                 self.fs_refresh(tick)
-            self.prio[j] = self.initial(j, now)
+            self.prio[j] = self.compute(j, now, True)
         for e in range(self.ent_off[j], self.ent_off[j + 1]):
             lo = self.queue_pos(e)
             memmove(&self.queue[lo + 1], &self.queue[lo], (self.qlen - lo) * sizeof(i64))
@@ -1303,6 +1281,13 @@ cdef class Kernel:
             self.n_new += 1
         return 0
 
+    cdef inline void share(self, i64 j, i64 i, i64 ex, i64* c, i64* m, i64* g) noexcept:
+        """Job j's CPUs, MB and GPUs on node i: the whole node when it runs exclusive."""
+        if ex:
+            c[0] = self.ncpu[i]; m[0] = self.nmem[i]; g[0] = self.ngpu[i]
+        else:
+            c[0] = self.cpn[j]; m[0] = self.mpn[j]; g[0] = self.gpn[j]
+
     cdef void start(self, i64 j, i64 e, i64* chosen, i64 k, i64 now, i64 by) noexcept:
         cdef i64 x, i, cc, mm, gg, cpus = 0, gpus = 0, L, run, kill, end, end_seq
         cdef i64 ex = self.eexcl[e]
@@ -1314,10 +1299,7 @@ cdef class Kernel:
             self.alloc_nodes = _ptr(grown)
         for x in range(k):
             i = chosen[x]
-            if ex:
-                cc = self.ncpu[i]; mm = self.nmem[i]; gg = self.ngpu[i]
-            else:
-                cc = self.cpn[j]; mm = self.mpn[j]; gg = self.gpn[j]
+            self.share(j, i, ex, &cc, &mm, &gg)
             self.fcpu[i] -= cc
             self.fmem[i] -= mm
             self.fgpu[i] -= gg
@@ -1381,10 +1363,7 @@ cdef class Kernel:
         cdef i64 ex = self.run_excl[j]
         for x in range(k):
             i = self.alloc_nodes[off + x]
-            if ex:
-                cc = self.ncpu[i]; mm = self.nmem[i]; gg = self.ngpu[i]
-            else:
-                cc = self.cpn[j]; mm = self.mpn[j]; gg = self.gpn[j]
+            self.share(j, i, ex, &cc, &mm, &gg)
             self.fcpu[i] += cc
             self.fmem[i] += mm
             self.fgpu[i] += gg

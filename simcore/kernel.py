@@ -192,7 +192,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         "reject": reject, "init_reason": init,
         "ejob": ejob, "epart": epart, "erank": erank, "etl": _time_limits(e, ejob, epart),
         "eshape": eshape.astype(np.int64), "estatic": estatic, "eexcl": eexcl,
-        "rank_entry": rank_entry, "ereq": ereq, "n_req": int(ereq.max()) + 1 if len(ereq) else 0,
+        "ereq": ereq, "n_req": int(ereq.max()) + 1 if len(ereq) else 0,
         "sp": shapes[:, 0].copy(), "sc": shapes[:, 1].copy(), "sm": shapes[:, 2].copy(),
         "sg": shapes[:, 3].copy(), "sgt": shapes[:, 4].copy(), "sx": shapes[:, 5].copy(),
         "limits": limits, "lishape": lishape.astype(np.int64), "li_s": jshape[li_first].astype(np.int64),
