@@ -49,6 +49,7 @@ METRIC_LABELS: dict[str, MetricLabel] = {
     "jobs_completed": MetricLabel("Jobs completed", "jobs"),
     "jobs_timeout": MetricLabel("Jobs ended by their time limit", "jobs"),
     "jobs_never_started": MetricLabel("Jobs never started", "jobs"),
+    "jobs_stalled": MetricLabel("Jobs caught in a livelock", "jobs"),
     "limit_idle_gpu_h": MetricLabel("GPUs idle behind a policy limit", "GPU-hours"),
     "preempted_frac": MetricLabel("Jobs preempted", _PERCENT, 100.0),
     "lost_gpu_h": MetricLabel("Work lost to preemption", "GPU-hours"),

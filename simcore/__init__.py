@@ -8,6 +8,6 @@ from simcore.jobs import JobTable
 from simcore.simulate import SimResult, simulate
 
 # Bumped whenever results for the same input change; part of every run id.
-MODEL_VERSION = "sim-2"
+MODEL_VERSION = "sim-3"
 
 __all__ = ["MODEL_VERSION", "JobTable", "Scenario", "SimResult", "simulate"]

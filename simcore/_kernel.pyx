@@ -141,6 +141,9 @@ cdef class Kernel:
     # loop state
     cdef i64 epoch, n_pending, overrunning, dirty_main, dirty_bf
     cdef public i64 t_end, passes_main, passes_bf
+    cdef arr bounds             # simcore.stall: per job, the longest it can take once started
+    cdef i64 longest, g_last, g_check
+    cdef public bint stalled
     # main-pass scratch
     cdef arr blocked_part, blocked_node, bnodes, tainted, cand, chosen, feas
     # backfill scratch
@@ -208,6 +211,8 @@ cdef class Kernel:
         self.bf_res = a["bf_resolution"]; self.max_test = a["bf_max_job_test"]
         self.max_user = a["bf_max_job_user"]; self.depth = a["default_queue_depth"]
         self.otl = a["over_time_limit"]
+        self.bounds = self._in(a["bounds"]); self.longest = a["longest"]
+        self.g_last = 0; self.g_check = self.longest; self.stalled = False
         self.ncpu = self._in(a["ncpu"]); self.nmem = self._in(a["nmem"]); self.ngpu = self._in(a["ngpu"])
         self.ngt = self._in(a["ngt"]); self.nweight = self._in(a["nweight"])
         cdef i64 s, i, n = self.n, N = self.N
@@ -668,7 +673,7 @@ cdef class Kernel:
         self.h_push(release, EV_PREEMPT, self.seq, v)
 
     cdef int release(self, i64 v, i64 now) except -1:
-        """EnginePreemption.release: grace time over, cancel or requeue job v."""
+        """EnginePreemption.release: grace time over, cancel or requeue job v; 1 if cancelled."""
         cdef i64 x, rel = self.sig_rel[v], progress, kept
         self.changes += 1
         if rel >= 0:
@@ -690,7 +695,7 @@ cdef class Kernel:
         if self.p_mode[v] == P_CANCEL:
             self.end(v, now)
             self.end_code[v] = END_PREEMPTED
-            return 0
+            return 1
         # REQUEUE: free the resources like an end, the job stays submitted
         self.saved_p[v] = kept
         self.requeued[v] = 1
@@ -1882,11 +1887,26 @@ cdef class Kernel:
 
     # ------------------------------------------------------------ loop
 
+    cdef bint stall(self, i64 t) noexcept:
+        """simcore.stall.StallGuard.stalled past its cheap bound; stopping ends running jobs at t."""
+        cdef i64 j, left = 0
+        for j in range(self.n):
+            if self.state[j] != DONE and self.state[j] != REJECTED:
+                left += self.bounds[j]
+        self.g_check = self.g_last + left
+        if t <= self.g_check:
+            return False
+        self.stalled = True
+        for j in range(self.n):
+            if self.state[j] == RUNNING:
+                self.end_t[j] = t
+        return True
+
     def run(self):
         """Engine.run: ends, submissions, main passes and backfill passes in the engine's order."""
         cdef i64 n = self.n, cursor = 0, si = self.si, bi = self.bi, ns = 0, nb, now = 0, t
         cdef i64 t_sub, t_evt, t_lim, t_prio, te, t_real, j, kind, x
-        cdef bint happened, bf_dirty, rerun
+        cdef bint happened, bf_dirty, rerun, progress
         nb = 0 if bi else NEVER
         while True:
             t_sub = self.sub[self.order[cursor]] if cursor < n else NEVER
@@ -1920,7 +1940,9 @@ cdef class Kernel:
             if nb < t:
                 t = nb
             now = t
-            happened = False
+            if cursor == n and t > self.g_check and self.stall(t):
+                break
+            happened = progress = False
             while self.hlen and self.h_t[0] == t:
                 kind = self.h_k[0]
                 j = self.h_j[0]
@@ -1930,7 +1952,7 @@ cdef class Kernel:
                     if x != self.cur_end[j]:      # the end of a run that was preempted
                         continue
                     self.end(j, t)
-                    happened = True
+                    happened = progress = True
                 elif kind == EV_OVERRUN:
                     if x != self.cur_over[j]:
                         continue
@@ -1938,7 +1960,8 @@ cdef class Kernel:
                     self.overrunning += 1
                     self.resumable = 0
                 elif kind == EV_PREEMPT:
-                    self.release(j, t)
+                    if self.release(j, t):
+                        progress = True
                     happened = True
                 else:
                     self.p_eligible(j, t)
@@ -1946,9 +1969,12 @@ cdef class Kernel:
             while cursor < n and self.sub[self.order[cursor]] == t:
                 self.submit(self.order[cursor], t)
                 cursor += 1
-                happened = True
+                happened = progress = True
                 self.dirty_main = 1
                 self.dirty_bf = 1
+            if progress:
+                self.g_last = t
+                self.g_check = t + self.longest
             if t == t_lim:
                 self.memo_ep += 1
                 self.li_unmemo = self.li_total

@@ -32,6 +32,7 @@ from simcore.limits import Limits
 from simcore.nodes import Nodes
 from simcore.preempt import EV_ELIGIBLE, EV_PREEMPT, EnginePreemption
 from simcore.priority import EnginePriority
+from simcore.stall import StallGuard, job_bounds
 
 if TYPE_CHECKING:
     from simcore.config import Scenario
@@ -588,6 +589,8 @@ class Engine:
         self.li_gpu_s = 0.0
         self.li_rate = 0
         self.li_since = 0
+        self.stalled = False                # the stall guard stopped the run (simcore.stall)
+        guard = StallGuard(job_bounds(self))
         win0, win1 = self.window
 
         order = sorted(range(self.n), key=lambda k: (self.sub[k], k))
@@ -622,21 +625,24 @@ class Engine:
                 if bi and not bf_dirty and nb < t_real:
                     nb = -(-t_real // bi) * bi
             t = now = min(te, ns, nb)
-            happened = False
+            if guard.stalled(t, cursor == n, self._unfinished):
+                self._stop(t)
+                break
+            happened = progress = False
             while heap and heap[0][0] == t:
                 _, kind, seq, j = heapq.heappop(heap)
                 if seq in self.preempt.stale:      # end/overrun of a run that was preempted
                     self.preempt.stale.discard(seq)
                     continue
                 if kind == EV_PREEMPT:
-                    self.preempt.release(j, t)
+                    progress = self.preempt.release(j, t) or progress    # cancelled: finished
                     happened = True
                 elif kind == EV_ELIGIBLE:
                     self.preempt.eligible(j, t)
                     happened = True
                 elif kind == EV_END:
                     self._end(j, t)
-                    happened = True
+                    happened = progress = True
                 else:
                     self.overran.add(j)
                     self.overrunning += 1
@@ -644,8 +650,10 @@ class Engine:
             while cursor < n and sub_times[cursor] == t:
                 self._submit(order[cursor], t)
                 cursor += 1
-                happened = True
+                happened = progress = True
                 self.dirty_main = self.dirty_bf = True
+            if progress:
+                guard.progress(t)
             if t == t_lim:
                 self.limit_memo.clear()
                 self.li_unmemo = self.li_total
@@ -672,13 +680,25 @@ class Engine:
             if self.limit_blocked or self.li_rate:
                 self._limit_idle(t, win0, win1)
         # The run ends with the last submission or job end (passes after it change nothing).
-        self.t_end = max(max(self.end_t, default=0), sub_times[-1] if sub_times else 0)
+        self.t_end = max(max(self.end_t, default=0), sub_times[-1] if sub_times else 0)   # stop time if stalled
         for j in range(n):
             if self.state[j] == PENDING:       # close the open pending interval, keep the reason
                 r = self.reason[j]
                 self.reason_t[j] = min(self.reason_t[j], self.t_end)
                 self._set_reason(j, "None", self.t_end)
                 self.reason[j] = r
+
+    def _unfinished(self) -> np.ndarray:
+        """Jobs not yet finished (the stall guard's exact bound)."""
+        state = np.asarray(self.state)
+        return (state != DONE) & (state != REJECTED)
+
+    def _stop(self, t: int) -> None:
+        """The stall guard stopped the run at t: running jobs end there, still RUNNING."""
+        self.stalled = True
+        for j in range(self.n):
+            if self.state[j] == RUNNING:
+                self.end_t[j] = t
 
     def _drop_started(self) -> None:
         """Remove the queue entries of jobs started in the last pass (deferred: passes iterate the queue)."""

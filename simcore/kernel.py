@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simcore.engine import BACKFILL, COMPLETED, LIMIT_REASON_PREFIXES, MAIN, TIMEOUT, UNLIMITED_TIME
+from simcore.stall import job_bounds
 
 if TYPE_CHECKING:
     from simcore.engine import Engine
@@ -175,12 +176,13 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
                          else (np.zeros(0, dtype=np.int64),) * 2)
     users = _codes(e.jobs["user"])
     ereq = _groups([eshape, np.asarray(e.nn, dtype=np.int64)[ejob]])[1] if len(ejob) else eshape
+    bounds = job_bounds(e)
     a = {
         "n": n, "N": N, "P": P, "U": int(users.max()) + 1 if n else 0,
         "sched_interval": sp.sched_interval, "bf_interval": sp.bf_interval if sp.backfill else 0,
         "bf_window": sp.bf_window, "bf_resolution": sp.bf_resolution, "bf_max_job_test": sp.bf_max_job_test,
         "bf_max_job_user": sp.bf_max_job_user, "default_queue_depth": sp.default_queue_depth,
-        "over_time_limit": sp.over_time_limit,
+        "over_time_limit": sp.over_time_limit, "bounds": bounds, "longest": int(bounds.max(initial=0)),
         "ncpu": np.asarray(nd.cpus, dtype=np.int64), "nmem": np.asarray(nd.mem, dtype=np.int64),
         "ngpu": np.asarray(nd.gpus, dtype=np.int64), "ngt": np.asarray(ngt, dtype=np.int64),
         "nweight": np.asarray(nd.weight, dtype=np.int64),
@@ -260,6 +262,7 @@ def _outputs(e: "Engine", k, a: dict, reasons: list[str]) -> None:
     acc = k.acc_a[: len(reasons) * n].reshape(len(reasons), n)
     e.reason_acc = {reasons[c]: acc[c].copy() for c in np.flatnonzero(k.used_a).tolist()}
     e.t_end = k.t_end
+    e.stalled = k.stalled
     e.passes_main, e.passes_bf = k.passes_main, k.passes_bf
     e.li_gpu_s = k.li_gpu_s
     e.eligible = k.elig_a

@@ -122,6 +122,7 @@ def compute(scenario: "Scenario", engine: "Engine", cols: dict[str, np.ndarray])
     m["jobs_over_limit"] = int(sum(1 for j, r in enumerate(engine.limits.over_limit)
                                    if r is not None and state[j] != "REJECTED"))
     m["jobs_rejected"] = int((state == "REJECTED").sum())
+    m["jobs_stalled"] = int(((state == "PENDING") | (state == "RUNNING")).sum()) if engine.stalled else 0
     m["limit_idle_gpu_h"] = float(engine.li_gpu_s / 3600.0) if total_gpus else NAN
     m["preempted_frac"] = float((cols["preemptions"][measured] > 0).sum() / n_meas) if n_meas else NAN
     m["lost_gpu_h"] = float(cols["lost_gpu_s"].sum() / 3600.0)

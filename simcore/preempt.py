@@ -406,14 +406,15 @@ class EnginePreemption:
         self.victims.discard(j)
         self.changes += 1
 
-    def release(self, v: int, now: int) -> None:
-        """Grace time over: cancel or requeue job v, counting its work since the last checkpoint as lost."""
+    def release(self, v: int, now: int) -> bool:
+        """Grace time over: cancel or requeue job v, counting its work since the last checkpoint as lost.
+        Returns whether that finished the job (cancelled)."""
         from simcore.engine import PENDING, RUNNING
 
         e = self.e
         self.changes += 1                       # `signalled` changes
         if self.signalled.pop(v, None) != now or e.state[v] != RUNNING:
-            return
+            return False
 
         self.segments.append((e.start_t[v], now, e.alloc_gpus[v], e.alloc_cpus[v]))
         progress = self.saved[v] + (now - e.start_t[v])
@@ -426,7 +427,7 @@ class EnginePreemption:
         if self.policy.mode[v] == CANCEL:
             e.end_state[v] = "PREEMPTED"
             e._end(v, now)
-            return
+            return True
         # REQUEUE: free the resources like an end, without releasing dependents or submit limits.
         self.saved[v] = kept
         deps = e.dependents.pop(v, None)
@@ -441,6 +442,7 @@ class EnginePreemption:
         e._set_reason(v, "BeginTime", now)
         e.seq += 1
         heapq.heappush(e.heap, (now + REQUEUE_HOLD_S, EV_ELIGIBLE, e.seq, v))
+        return False
 
     def eligible(self, v: int, now: int) -> None:
         """The 120 s hold after a requeue is over: the job queues again, keeping its id and submit
