@@ -12,7 +12,7 @@ Inputs are prepared by simcore.kernel (admission, static reasons, queue order, r
 outputs are the engine's per-job arrays.
 """
 
-from libc.math cimport fabs, floor
+from libc.math cimport exp2, expm1, fabs, floor
 from libc.stdint cimport int64_t
 from libc.stdlib cimport abort, free, realloc
 from libc.string cimport memcpy, memmove
@@ -91,6 +91,202 @@ cdef void _sort_i64(i64* v, i64 lo, i64 hi) noexcept nogil:
         v[j + 1] = x
 
 
+cdef double INF = float("inf")
+
+
+cdef class Usage:
+    """simcore.fairshare.Fairshare over C arrays: decayed usage per association, changed at every
+    start and end, and the Fair Tree or classic factors at each recalculation.
+
+    Every float operation is Fairshare's, in its order, and the exponentials are libm's exp2 and
+    expm1, which Fairshare calls through math: the factors are bit-identical to the Python engine's.
+    """
+
+    cdef i64 A, U, D, n_pairs, n_deep
+    cdef double h, hl, ln2, damping, t_ref, next_reset
+    cdef bint fair_tree, mixed, any_parent
+    cdef object next_reset_cb
+    cdef double[::1] usage_ref, acc, rate, t_last, usage, lf, s_level, level_shares, raw, s_norm, eff, neg
+    cdef i64[::1] parent, parent0, zero_share, use_parent, is_user, pair_anc, pair_user, users, path0, pad
+    cdef i64[::1] flag, path_len, deep, order, tmp, leader
+
+    def __init__(self, dict f):
+        i64 = np.int64
+        self.A = len(f["usage_ref"]); self.U = len(f["users"]); self.D = f["depth"]
+        self.h = f["h"]; self.ln2 = f["ln2"]; self.hl = self.h / self.ln2; self.damping = f["damping"]
+        self.t_ref = f["t_ref"]; self.next_reset = f["next_reset"]; self.next_reset_cb = f["next_reset_after"]
+        self.fair_tree = f["fair_tree"]; self.mixed = f["mixed_depth"]; self.any_parent = f["any_parent"]
+        self.usage_ref = f["usage_ref"].copy(); self.acc = f["acc"].copy(); self.rate = f["rate"].copy()
+        self.t_last = f["t_last"].copy()
+        self.usage = np.zeros(self.A); self.lf = np.zeros(self.A); self.eff = np.zeros(self.A)
+        self.s_level = f["s_level"]; self.level_shares = f["level_shares"]; self.raw = f["raw"]
+        self.s_norm = f["s_norm"]
+        self.parent = f["parent"].astype(i64); self.parent0 = f["parent0"].astype(i64)
+        self.zero_share = f["zero_share"].astype(i64); self.use_parent = f["use_parent"].astype(i64)
+        self.is_user = f["is_user"].astype(i64)
+        self.pair_anc = f["pair_anc"].astype(i64); self.pair_user = f["pair_user"].astype(i64)
+        self.n_pairs = len(f["pair_anc"])
+        self.users = f["users"].astype(i64); self.path_len = f["path_len"].astype(i64)
+        self.path0 = f["path0"].astype(i64).ravel(); self.pad = f["pad"].astype(i64).ravel()
+        self.flag = f["flag"].astype(i64).ravel()
+        self.deep = f["deep"].astype(i64); self.n_deep = len(f["deep"])
+        self.neg = np.zeros(self.U * self.D)
+        self.order = np.arange(self.U, dtype=i64); self.tmp = np.zeros(self.U, dtype=i64)
+        self.leader = np.zeros(self.U, dtype=i64)
+
+    cdef double integral(self, double a, double b) noexcept:
+        """Fairshare._integral: the integral over [a, b] of 2^((s - t_ref)/h) ds."""
+        if self.h <= 0:
+            return b - a
+        return self.hl * (exp2((b - self.t_ref) / self.h) - exp2((a - self.t_ref) / self.h))
+
+    cdef void change(self, i64 a, double delta, i64 now) noexcept:
+        """Fairshare.change_rate."""
+        cdef double rate
+        if self.h > 0 and <double>now - self.t_ref > 500.0 * self.h:
+            self.advance(now)
+        rate = self.rate[a]
+        if rate != 0:
+            self.acc[a] += rate * self.integral(self.t_last[a], <double>now)
+        self.t_last[a] = <double>now
+        rate = rate + delta
+        self.rate[a] = 0.0 if fabs(rate) < 1e-9 else rate
+
+    cdef void advance(self, i64 now) noexcept:
+        """Fairshare.advance: every association's usage integrated up to `now`, a due reset applied."""
+        cdef i64 a
+        cdef double f, tail, d = <double>now
+        if d >= self.next_reset:
+            for a in range(self.A):
+                self.usage_ref[a] = 0.0
+            self.next_reset = self.next_reset_cb(d)
+        if self.h <= 0:
+            for a in range(self.A):
+                self.usage_ref[a] = self.usage_ref[a] + self.acc[a]
+            for a in range(self.A):
+                if self.rate[a] != 0:
+                    self.usage_ref[a] = self.usage_ref[a] + self.rate[a] * (d - self.t_last[a])
+        else:
+            f = exp2(-(d - self.t_ref) / self.h)
+            for a in range(self.A):
+                self.usage_ref[a] = (self.usage_ref[a] + self.acc[a]) * f
+            for a in range(self.A):
+                if self.rate[a] != 0:
+                    tail = -expm1(-(d - self.t_last[a]) * self.ln2 / self.h)
+                    self.usage_ref[a] = self.usage_ref[a] + self.rate[a] * self.hl * tail
+        for a in range(self.A):
+            self.acc[a] = 0.0
+            self.t_last[a] = d
+        self.t_ref = d
+
+    cdef void factors(self, i64 now, double* out) noexcept:
+        """Fairshare.factors into `out` (one per association)."""
+        cdef i64 a, i
+        self.advance(now)
+        for a in range(self.A):
+            self.usage[a] = 0.0
+        for i in range(self.n_pairs):        # np.bincount: one pass in pair order
+            self.usage[self.pair_anc[i]] += self.usage_ref[self.pair_user[i]]
+        for a in range(self.A):
+            out[a] = 0.0
+        if self.fair_tree:
+            self.fair_tree_factors(out)
+        else:
+            self.classic_factors(out)
+
+    cdef bint ft_before(self, i64 r, i64 q) noexcept:
+        """np.lexsort's order of user rows: LF paths compared level by level (-LF, then the
+        account flag), the row number last."""
+        cdef i64 k, x = r * self.D, y = q * self.D
+        for k in range(self.D):
+            if self.neg[x + k] != self.neg[y + k]:
+                return self.neg[x + k] < self.neg[y + k]
+            if self.flag[x + k] != self.flag[y + k]:
+                return self.flag[x + k] < self.flag[y + k]
+        return r < q
+
+    cdef void fair_tree_factors(self, double* out) noexcept:
+        """Fairshare._fair_tree."""
+        cdef i64 a, k, r, q, i, j, x, y, width, lo, mid, hi, U = self.U, D = self.D
+        cdef double pu, u
+        cdef bint tied, same
+        if U == 0:
+            return
+        for a in range(self.A):                 # level_fs
+            pu = self.usage[self.parent0[a]]
+            u = self.usage[a] / pu if pu > 0 else 0.0
+            self.lf[a] = self.s_level[a] / u if u > 0 else INF
+            if self.zero_share[a]:
+                self.lf[a] = 0.0
+            if self.any_parent and self.use_parent[a]:
+                self.lf[a] = INF
+        for r in range(U * D):
+            self.neg[r] = 0.0 if self.pad[r] else -self.lf[self.path0[r]]
+        for r in range(U):
+            self.order[r] = r
+        width = 1                               # bottom-up merge sort, stable
+        while width < U:
+            lo = 0
+            while lo < U:
+                mid = min(lo + width, U)
+                hi = min(lo + 2 * width, U)
+                i, j, k = lo, mid, lo
+                while i < mid and j < hi:
+                    if self.ft_before(self.order[j], self.order[i]):
+                        self.tmp[k] = self.order[j]; j += 1
+                    else:
+                        self.tmp[k] = self.order[i]; i += 1
+                    k += 1
+                while i < mid:
+                    self.tmp[k] = self.order[i]; i += 1; k += 1
+                while j < hi:
+                    self.tmp[k] = self.order[j]; j += 1; k += 1
+                lo = hi
+            for i in range(U):
+                self.order[i] = self.tmp[i]
+            width *= 2
+        self.leader[0] = 0
+        for i in range(1, U):
+            r, q = self.order[i - 1], self.order[i]
+            x, y = r * D, q * D
+            tied = True
+            j = 0
+            for k in range(D):
+                same = self.neg[x + k] == self.neg[y + k] and (not self.mixed or self.flag[x + k] == self.flag[y + k])
+                if not same:
+                    tied = False
+                    j = k
+                    break
+            if self.mixed and not tied:
+                tied = (self.path_len[r] == j + 1 and self.neg[x + j] == self.neg[y + j]
+                        and self.flag[x + j] == 0 and self.flag[y + j] == 1)
+            self.leader[i] = self.leader[i - 1] if tied else i
+        for i in range(U):
+            out[self.users[self.order[i]]] = <double>(U - self.leader[i]) / <double>U
+
+    cdef void classic_factors(self, double* out) noexcept:
+        """Fairshare._classic."""
+        cdef i64 a, x, p, i
+        cdef double root = self.usage[0], ls, e, s
+        for a in range(self.A):
+            self.eff[a] = self.usage[a] / root if root > 0 else 0.0
+        for x in range(self.n_deep):            # depth 2 and below, parents first
+            a = self.deep[x]
+            p = self.parent[a]
+            ls = self.level_shares[a]
+            if ls > 0:                          # eff[a] is still a's normalised usage here
+                self.eff[a] = self.eff[a] + (self.eff[p] - self.eff[a]) * self.raw[a] / ls
+            else:
+                self.eff[a] = self.eff[p]
+        for i in range(self.U):
+            a = self.users[i]
+            e, s = self.eff[a], self.s_norm[a]
+            if self.use_parent[a]:
+                e, s = self.eff[self.parent[a]], self.s_norm[self.parent[a]]
+            if s > 0:
+                out[a] = exp2(-(e / s) / self.damping)
+
+
 cdef class Kernel:
     """One run. Arrays are numpy int64 held in `keep`; the C pointers below point into them."""
 
@@ -159,13 +355,17 @@ cdef class Kernel:
     cdef i64 n_new, resumable, saved, s_tested, s_first, s_nd, s_last, s_last_p
     # changing priorities (simcore.priority.EnginePriority): age, and fair-share from Python
     cdef bint dyn, fs_on, multifactor
-    cdef arr prio, jassoc, log_j, log_t
-    cdef public object log_j_a, log_t_a
+    cdef arr prio, jassoc
+    cdef Usage fsu
+    cdef double bw_cpu, bw_mem, bw_node, bw_gpu
+    cdef bint bill_cpus
+    cdef double *bw_typed    # per job: the TRESBillingWeights of its GPU type (0: none)
+    cdef double *ufactor     # per job: its QOS UsageFactor
+    cdef double *fs_rate     # per job: the billable rate its running job adds to its association
     cdef double *pstatic
     cdef double *fs
     cdef double w_age, max_age, w_fs
-    cdef i64 p_period, refreshed, n_log
-    cdef object fs_cb
+    cdef i64 p_period, refreshed
     # preemption (simcore.preempt.EnginePreemption): the policy's per-job arrays, as `place` moves them
     cdef bint pre_on
     cdef i64 r_begin        # the BeginTime reason's code
@@ -319,10 +519,14 @@ cdef class Kernel:
         self.pstatic = self._din(a["static"]); self.jassoc = self._in(a["assoc"])
         self.fs = self._din(a["fs_factor"])
         self.w_age = a["w_age"]; self.max_age = a["max_age"]; self.w_fs = a["w_fs"]
-        self.p_period = a["period"]; self.refreshed = 0; self.fs_cb = a["fairshare"]
-        self.log_j_a = np.zeros(2 * self.n + 1, dtype=np.int64); self.log_j = _ptr(self.log_j_a)
-        self.log_t_a = np.zeros(2 * self.n + 1, dtype=np.int64); self.log_t = _ptr(self.log_t_a)
-        self.n_log = 0
+        self.p_period = a["period"]; self.refreshed = 0
+        if self.fs_on:
+            f = a["fairshare"]
+            self.fsu = Usage(f)
+            self.bill_cpus = f["bill_cpus"]
+            self.bw_cpu, self.bw_mem, self.bw_node, self.bw_gpu = f["weights"]
+            self.bw_typed = self._din(f["typed"]); self.ufactor = self._din(f["usage_factor"])
+            self.fs_rate = self._dzeros(self.n)
 
     def _preempt_in(self, dict a):
         cdef i64 n = self.n
@@ -1185,28 +1389,31 @@ cdef class Kernel:
     # ------------------------------------------------------------ changing priorities
 
     cdef int fs_refresh(self, i64 now) except -1:
-        """Fair-share factors at `now` from Python (simcore.fairshare), after feeding it the starts
-        and ends since the last refresh in order: the same calls the Python engine makes."""
-        cdef i64 x
-        cdef double[::1] out = np.ascontiguousarray(
-            self.fs_cb(now, self.log_j_a[:self.n_log], self.log_t_a[:self.n_log], self.acpu_a, self.agpu_a),
-            dtype=np.float64)
-        for x in range(out.shape[0]):
-            self.fs[x] = out[x]
-        self.n_log = 0
+        """EnginePriority.refresh: the fair-share factors at `now`."""
+        self.fsu.factors(now, self.fs)
         self.refreshed = now
         return 0
 
-    cdef inline void log_usage(self, i64 j, i64 now) noexcept:
-        """A start (j) or end (~j) for the fair-share usage (fed at the next refresh)."""
-        if self.n_log == len(self.log_j_a):     # requeued jobs run more than once
-            self.log_j_a = np.concatenate([self.log_j_a, np.zeros_like(self.log_j_a)])
-            self.log_t_a = np.concatenate([self.log_t_a, np.zeros_like(self.log_t_a)])
-            self.log_j = _ptr(self.log_j_a)
-            self.log_t = _ptr(self.log_t_a)
-        self.log_j[self.n_log] = j
-        self.log_t[self.n_log] = now
-        self.n_log += 1
+    cdef void fs_start(self, i64 j, i64 now) noexcept:
+        """EnginePriority._started: the billable TRES of the allocation (allocated CPUs and GPUs,
+        requested memory) x QOS UsageFactor start counting for the job's association."""
+        cdef double bill, nodes = <double>self.nn[j], gpus = <double>self.alloc_gpus[j]
+        if self.bill_cpus:
+            bill = <double>self.alloc_cpus[j]
+        else:
+            bill = (self.bw_cpu * <double>self.alloc_cpus[j] + self.bw_mem * <double>self.mpn[j] * nodes
+                    + self.bw_node * nodes + self.bw_gpu * gpus)
+            if self.bw_typed[j] != 0:
+                bill = bill + self.bw_typed[j] * gpus
+        self.fs_rate[j] = bill * self.ufactor[j]
+        if self.fs_rate[j] != 0:
+            self.fsu.change(self.jassoc[j], self.fs_rate[j], now)
+
+    cdef void fs_end(self, i64 j, i64 now) noexcept:
+        """EnginePriority.on_end."""
+        if self.fs_rate[j] != 0:
+            self.fsu.change(self.jassoc[j], -self.fs_rate[j], now)
+            self.fs_rate[j] = 0.0
 
     cdef i64 compute(self, i64 j, i64 now, bint at_submit) noexcept:
         """Priorities.compute for one job (the same float operations as its numpy form), or
@@ -1355,7 +1562,7 @@ cdef class Kernel:
         if self.l_conf:
             self.l_start(j, now)
         if self.fs_on:
-            self.log_usage(j, now)
+            self.fs_start(j, now)
         self.resumable = 0
         if by == BY_MAIN:
             self.dirty_bf = 1
@@ -1387,7 +1594,7 @@ cdef class Kernel:
         if self.l_conf:
             self.l_end(j, now)
         if self.fs_on:
-            self.log_usage(~j, now)
+            self.fs_end(j, now)
         if self.pre_on:
             self.p_ended(j)
         self.epoch += 1

@@ -30,6 +30,10 @@ Semantics follow Slurm 22.05 (src/plugins/priority/multifactor/{priority_multifa
 - Classic (PriorityFlags=NO_FAIR_TREE): S = product of shares/siblings' shares down the path;
   U = usage/root usage; U_eff = U for children of root, else U + (U_eff,parent - U) * s/s_siblings;
   F = 2^(-(U_eff/S)/FairShareDampeningFactor); S = 0 gives 0.
+
+Exponentials are libm's, one element at a time (math.exp2, math.expm1): the compiled engine calls
+the same C functions, so both engines compute bit-identical usage and factors (numpy's vector
+loops may use other implementations, which differ in the last bit on some CPUs).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import calendar
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -373,8 +378,8 @@ class Fairshare:
         self.by_depth = [np.flatnonzero(t.depth == d) for d in range(1, int(t.depth.max()) + 1)] if n > 1 else []
 
     # ----- usage bookkeeping -----
-    def _growth(self, t: float | np.ndarray) -> float | np.ndarray:
-        return np.exp2((t - self.t_ref) / self.h)
+    def _growth(self, t: float) -> float:
+        return math.exp2((t - self.t_ref) / self.h)
 
     def _integral(self, a: float, b: float) -> float:
         """Integral over [a, b] of 2^((s - t_ref)/h) ds (plain length when decay is off). The growth
@@ -416,9 +421,11 @@ class Fairshare:
             self.usage_ref[active] += self.rate[active] * (now - self.t_last[active])
         else:
             # The open tail [t_last, now] is integrated in decayed form so long gaps cannot overflow.
-            self.usage_ref = (self.usage_ref + self.acc) * float(np.exp2(-(now - self.t_ref) / self.h))
-            tail = -np.expm1(-(now - self.t_last[active]) * _LN2 / self.h)
-            self.usage_ref[active] += self.rate[active] * (self.h / _LN2) * tail
+            self.usage_ref = (self.usage_ref + self.acc) * math.exp2(-(now - self.t_ref) / self.h)
+            scale = self.h / _LN2
+            for a in np.flatnonzero(active).tolist():
+                tail = -math.expm1(-(now - float(self.t_last[a])) * _LN2 / self.h)
+                self.usage_ref[a] += float(self.rate[a]) * scale * tail
         self.acc[:] = 0.0
         self.t_last[:] = now
         self.t_ref = float(now)
@@ -428,6 +435,21 @@ class Fairshare:
         """Decayed raw usage of every association at `now` (accounts = sum of their users)."""
         self.advance(now)
         return np.bincount(self.pair_anc, weights=self.usage_ref[self.pair_user], minlength=len(self.tree.names))
+
+    def flat(self) -> dict:
+        """The state and the tree as arrays, for simcore's compiled engine (its Usage class)."""
+        return {
+            "h": self.h, "ln2": _LN2, "damping": self.damping, "fair_tree": self.fair_tree, "t_ref": self.t_ref,
+            "next_reset": self.next_reset, "next_reset_after": partial(reset_boundaries_after, self.reset_period),
+            "usage_ref": self.usage_ref, "acc": self.acc, "rate": self.rate, "t_last": self.t_last,
+            "s_level": self.s_level, "level_shares": self.level_shares, "s_norm": self.s_norm,
+            "raw": np.where(self.use_parent, 0.0, self.tree.shares), "parent": self.tree.parent,
+            "parent0": self._parent0, "zero_share": self._zero_share, "use_parent": self.use_parent,
+            "any_parent": self._any_parent, "is_user": self.tree.is_user, "pair_anc": self.pair_anc,
+            "pair_user": self.pair_user, "users": self.users, "depth": self.path.shape[1], "path0": self._path0,
+            "pad": self._pad, "flag": self._flag, "path_len": self.path_len, "mixed_depth": self._mixed_depth,
+            "deep": np.concatenate([np.zeros(0, dtype=np.int64), *self.by_depth[1:]]),
+        }
 
     # ----- factors -----
     def factors(self, now: float) -> np.ndarray:
@@ -439,7 +461,8 @@ class Fairshare:
         """Fair Tree's Level Fairshare S/U of every association (sshare's "Level FS")."""
         par_usage = usage[self._parent0]
         u = np.divide(usage, par_usage, out=np.zeros_like(usage), where=par_usage > 0)
-        lf = np.divide(self.s_level, u, out=np.full_like(usage, np.inf), where=u > 0)
+        with np.errstate(over="ignore"):       # a share over a vanishing usage share: infinite
+            lf = np.divide(self.s_level, u, out=np.full_like(usage, np.inf), where=u > 0)
         lf[self._zero_share] = 0.0
         if self._any_parent:
             lf[self.use_parent] = np.inf
@@ -500,8 +523,8 @@ class Fairshare:
         parent_users = self.use_parent & t.is_user
         eff_u[parent_users] = eff[t.parent[parent_users]]
         s_u[parent_users] = self.s_norm[t.parent[parent_users]]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(s_u > 0, np.exp2(-(eff_u / s_u) / self.damping), 0.0)
         out = np.zeros(len(t.names))
-        out[self.users] = f[self.users]
+        for a in self.users.tolist():
+            if s_u[a] > 0:
+                out[a] = math.exp2(-(float(eff_u[a]) / float(s_u[a])) / self.damping)
         return out

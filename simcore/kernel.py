@@ -211,16 +211,11 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
 
 
 def _priority(e: "Engine", fixed: np.ndarray) -> dict:
-    """EnginePriority for the kernel: the fixed factors, the weights, and a fair-share callback
-    (the kernel logs starts and ends; Python's Fairshare turns them into factors at each refresh)."""
-    pr, cfg = e.priority, e.priority.cfg
-    feed = None
-    if pr.fairshare is not None:
-        def feed(now, events, times, cpus, gpus):
-            pr.replay(e, events, times, cpus, gpus)
-            return pr.refresh(now)
+    """EnginePriority for the kernel: the fixed factors, the weights, and the fair-share state."""
+    pr, cfg = e.priority, e.priority.calc.cfg
     return {
-        "dynamic": bool(pr.dynamic), "multifactor": cfg.multifactor, "fairshare": feed,
+        "dynamic": bool(pr.dynamic), "multifactor": cfg.multifactor,
+        "fairshare": {**pr.fairshare.flat(), **pr.billing(e)} if pr.fairshare is not None else None,
         "initial": fixed if not pr.dynamic else np.zeros(e.n, dtype=np.int64),
         "static": pr.calc.static, "assoc": np.asarray(pr.assoc, dtype=np.int64),
         "fs_factor": pr.calc.fs_factor, "w_age": float(cfg.PriorityWeightAge),

@@ -351,16 +351,6 @@ class EnginePriority:
         if self.fairshare is not None:
             self._started(e, j, e.alloc_cpus[j], e.alloc_gpus[j], now)
 
-    def replay(self, e: "Engine", events: np.ndarray, times: np.ndarray, cpus: np.ndarray,
-               gpus: np.ndarray) -> None:
-        """The starts (j) and ends (~j) simcore.kernel logged since the last refresh, in order:
-        the fair-share usage gets the calls on_start and on_end would have made."""
-        for j, t in zip(events.tolist(), times.tolist()):
-            if j >= 0:
-                self._started(e, j, int(cpus[j]), int(gpus[j]), t)
-            else:
-                self.on_end(e, ~j, t)
-
     def _started(self, e: "Engine", j: int, cpus: int, gpus: int, now: int) -> None:
         """Billable TRES of the allocation (allocated CPUs/GPUs, requested memory) x QOS UsageFactor."""
         nodes = e.nn[j]
@@ -375,6 +365,12 @@ class EnginePriority:
         self._rate[j] = rate
         if rate:
             self.fairshare.change_rate(self._assoc_list[j], rate, now)
+
+    def billing(self, e: "Engine") -> dict:
+        """_started's weights and per-job factors as arrays, for simcore's compiled engine."""
+        return {"bill_cpus": self._billing_default, "weights": self._w,
+                "typed": np.array([self._typed.get(t, 0.0) for t in e.gt], dtype=np.float64),
+                "usage_factor": np.asarray(self._usage_factor, dtype=np.float64)}
 
     def on_end(self, e: "Engine", j: int, now: int) -> None:
         if self.fairshare is not None and self._rate[j]:

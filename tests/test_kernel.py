@@ -81,8 +81,9 @@ def cases(draw):
         qos.setdefault("normal", {})["PreemptMode"] = draw(st.sampled_from(["REQUEUE", "CANCEL", ""]))
     if qos.get("part") and "sub" in parts:
         parts["sub"]["QOS"] = "part"
+    users = draw(fairshare_tree(priority, qos, accounts)) if priority.get("PriorityWeightFairshare") else {}
     sc = Scenario.from_dict({"cluster": {"nodes": nodes}, "partitions": parts, "scheduler": scheduler,
-                             "priority": priority, "qos": qos, "accounts": accounts}, "kernel-prop")
+                             "priority": priority, "qos": qos, "accounts": accounts, "users": users}, "kernel-prop")
     names = list(parts)
     rows = []
     for k in range(draw(st.integers(1, 40))):
@@ -129,6 +130,29 @@ def limits(draw):
     qos = {name: draw(QOS_LIMITS) for name in draw(st.lists(st.sampled_from(["normal", "high", "part"]),
                                                           unique=True, min_size=1))}
     return qos, {a: draw(ACCOUNT_LIMITS) for a in ("a1", "a2")}
+
+
+@st.composite
+def fairshare_tree(draw, priority: dict, qos: dict, accounts: dict) -> dict:
+    """Half the fair-share cases get a deeper tree, user shares, billing weights, usage factors, a
+    usage reset and a half-life short enough to rebase the usage; the users table is returned."""
+    if draw(st.booleans()):
+        return {}
+    priority.update({
+        "TRESBillingWeights": draw(st.sampled_from(["", "CPU=1.0,Mem=0.25G,GRES/gpu=4", "CPU=0.5,GRES/gpu:a100=8"])),
+        "FairShareDampeningFactor": draw(st.sampled_from([1, 5])),
+        "PriorityUsageResetPeriod": draw(st.sampled_from(["NONE", "NOW", "DAILY"])),
+        "PriorityDecayHalfLife": draw(st.sampled_from(["0:00:05", "0:30:00", 0])),
+    })
+    for table in qos.values():
+        table["UsageFactor"] = draw(st.sampled_from([0, 0.5, 1, 2]))
+    accounts["grp"] = {"Fairshare": draw(st.sampled_from([1, 3]))}
+    for name in ("a1", "a2"):
+        accounts.setdefault(name, {}).update({"Fairshare": draw(st.sampled_from([0, 1, 5])),
+                                              "Parent": draw(st.sampled_from(["root", "grp"]))})
+    return {f"u{k}": {"Account": draw(st.sampled_from(["a1", "a2", "a1,a2"])),
+                      "Fairshare": draw(st.sampled_from([1, 2, "parent"]))}
+            for k in range(1, 5) if draw(st.booleans())}
 
 
 def _same(a: dict, b: dict) -> None:
