@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simcore.codes import factorize, groups
 from simcore.errors import WorkloadError
 from simcore.hostlist import collect_hostlist
 from simcore.limits import Limits
@@ -63,9 +64,10 @@ class Engine:
         self.jobs = jobs
         self.skip_unchanged = skip_unchanged
         self.nodes = Nodes(scenario)
-        self.limits = Limits(scenario, jobs)
-        self.limit_keys = self.limits.keys if self.limits.active else None   # None: no limit to check
         self._prepare_partitions()
+        self.jparts = self._job_partitions()
+        self.limits = Limits(scenario, jobs, partition=self.first_part)
+        self.limit_keys = self.limits.keys if self.limits.active else None   # None: no limit to check
         self._prepare_jobs()
         self.priority = EnginePriority(self, self.limits.tree, self.limits.assoc)
         self.preempt = EnginePreemption(self)
@@ -109,12 +111,11 @@ class Engine:
         self.jexcl = J["exclusive"].tolist()
         self.account = J["account"].tolist()
         self.prio = [0] * n
-        self.jparts = self._job_partitions()
         # Request shape per job (first partition, per-node CPUs/MB/GPUs, type, exclusive, nodes).
-        ids: dict[tuple, int] = {}
-        self.shape_of = [ids.setdefault(k, len(ids)) for k in zip(
-            [parts[0] for parts in self.jparts], self.cpn, self.mpn, self.gpn, self.gt, self.jexcl, self.nn)]
-        self.shapes = list(ids)
+        columns = [self.first_part, self.cpn, self.mpn, self.gpn, self.gt, self.jexcl, self.nn]
+        rows, shape_of = groups(columns) if n else (np.zeros(0, dtype=np.int64),) * 2
+        self.shape_of = shape_of.tolist()
+        self.shapes = list(zip(*(np.asarray(c, dtype=object)[rows].tolist() for c in columns)))
         self.fit_key = [shape[:6] for shape in self.shapes]   # what decides which nodes fit
         self._prepare_dependencies()
         self.state = [FUTURE] * n
@@ -135,24 +136,23 @@ class Engine:
         self.lost_gpu_s = np.zeros(n, dtype=np.float64)
 
     def _job_partitions(self) -> list[list[int]]:
-        """Partition indices per job from the comma list ("" = the default partition)."""
-        cache: dict[str, list[int]] = {}
-        out = []
-        ids = self.jobs["job_id"]
-        for j, text in enumerate(self.jobs["partition"].tolist()):
-            parts = cache.get(text)
-            if parts is None:
-                parts = []
-                for name in (s.strip() for s in text.split(",")) if text else ():
-                    if name not in self.pindex:
-                        raise WorkloadError(
-                            f"{self.jobs.source}: job {ids[j]} names partition {name!r}; "
-                            f"the scenario defines: {', '.join(self.pname)}")
-                    parts.append(self.pindex[name])
-                parts = parts or [self.default_part]
-                cache[text] = parts
-            out.append(parts)
-        return out
+        """Partition indices per job from the comma list ("" = the default partition); the distinct
+        lists are `jparts_distinct`, each job's is `jpart_code` into them, its first `first_part`."""
+        texts, self.jpart_code = factorize(self.jobs["partition"])
+        self.jparts_distinct = []
+        for c, text in enumerate(texts):
+            parts = []
+            for name in (s.strip() for s in text.split(",")) if text else ():
+                if name not in self.pindex:
+                    j = int(np.argmax(self.jpart_code == c))
+                    raise WorkloadError(
+                        f"{self.jobs.source}: job {self.jobs['job_id'][j]} names partition {name!r}; "
+                        f"the scenario defines: {', '.join(self.pname)}")
+                parts.append(self.pindex[name])
+            self.jparts_distinct.append(parts or [self.default_part])
+        distinct = self.jparts_distinct
+        self.first_part = np.array([parts[0] for parts in distinct], dtype=np.int64)[self.jpart_code]
+        return [distinct[c] for c in self.jpart_code.tolist()]
 
     def _prepare_dependencies(self) -> None:
         """afterok/afterany/afternotok/singleton as counts of unresolved conditions per job."""

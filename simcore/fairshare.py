@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
+from simcore.codes import pairs
 from simcore.errors import ConfigError
 
 ROOT = "root"
@@ -196,21 +197,16 @@ class AssocTree:
         except KeyError:
             raise ConfigError(f"job of user {user!r} in account {account!r}: no association (not in the workload given to the tree)") from None
 
-    def job_assocs(self, users: Iterable[str], accounts: Iterable[str]) -> np.ndarray:
-        """Association index of every job (one dictionary lookup per distinct pair)."""
-        cache: dict[tuple[str, str], int] = {}
-        out = []
-        for pair in zip(users, accounts):
-            a = cache.get(pair)
-            if a is None:
-                a = cache[pair] = self.assoc_of(*pair)
-            out.append(a)
-        return np.asarray(out, dtype=np.int64)
+    def job_assocs(self, users: Sequence[str], accounts: Sequence[str]) -> np.ndarray:
+        """Association index of every job (one lookup per distinct pair)."""
+        distinct, code = pairs(users, accounts)
+        return np.array([self.assoc_of(*pair) for pair in distinct], dtype=np.int64)[code]
 
-    def job_qos(self, qos: Iterable[str], assoc: np.ndarray) -> list[str]:
+    def job_qos(self, qos: Sequence[str], assoc: np.ndarray) -> list[str]:
         """Each job's QOS: its own, else its association's DefaultQOS, else "normal" (Slurm's default)."""
         dq = self.default_qos
-        return [q or dq[a] or "normal" for q, a in zip(qos, assoc.tolist())]
+        distinct, code = pairs(qos, assoc)
+        return np.array([q or dq[a] or "normal" for q, a in distinct], dtype=object)[code].tolist()
 
     def ancestors(self, assoc: int) -> list[int]:
         """The association and its ancestors up to (and including) root."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simcore.codes import codes, groups
 from simcore.engine import BACKFILL, COMPLETED, LIMIT_REASON_PREFIXES, MAIN, TIMEOUT, UNLIMITED_TIME
 from simcore.stall import job_bounds
 
@@ -57,46 +58,6 @@ def _time_limits(e: "Engine", jobs: np.ndarray, parts: np.ndarray) -> np.ndarray
     return np.where(tl > 0, tl, fallback[parts]) if len(parts) else tl
 
 
-def _codes(values) -> np.ndarray:
-    """Integer codes below the row count: numbers less their minimum (or their rank, when sparse),
-    texts in order of first sight."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iub" or (
-            isinstance(values, list) and values and isinstance(values[0], (int, bool))):
-        arr = np.asarray(values, dtype=np.int64)
-        if not len(arr):
-            return arr
-        lo, hi = int(arr.min()), int(arr.max())
-        if hi - lo < len(arr):            # dense enough: the offset is the code, below the row count
-            return arr - lo
-        return np.unique(arr, return_inverse=True)[1].reshape(-1)
-    import pyarrow as pa
-
-    try:        # texts: Arrow's dictionary encoding (a dict in Python cost seconds at 1M jobs)
-        return pa.array(values, type=pa.string()).dictionary_encode().indices.to_numpy(
-            zero_copy_only=False).astype(np.int64)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        seen: dict = {}
-        return np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64, count=len(values))
-
-
-def _groups(columns: list) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each group, group of each row) of the rows equal in every column. Codes are
-    below the row count n, so re-coding the key whenever the product of widths would pass 2^62
-    keeps it exact: after a re-code both factors are at most n."""
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    span = 1
-    for col in columns:
-        codes = _codes(col)
-        width = int(codes.max()) + 1 if len(codes) else 1
-        if span * width >= 1 << 62:          # Python ints: the test itself cannot overflow
-            key = np.unique(key, return_inverse=True)[1].reshape(-1)
-            span = int(key.max()) + 1 if len(key) else 1
-        key = key * width + codes
-        span *= width
-    _, first, group = np.unique(key, return_index=True, return_inverse=True)
-    return first, group.reshape(-1)
-
-
 def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per job, its queue entries as Engine._submit admits them: (entry offsets per job, then per
     entry k, partition and static reason code or -1), whether it is rejected at submit, and its
@@ -111,7 +72,7 @@ def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarr
         for p, mt in enumerate(e.pmaxt):
             if mt is not None:
                 over |= (_time_limits(e, np.arange(n), np.full(n, p)) > mt).astype(np.int64) << p
-    first, group = _groups([e.account, over, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jobs["partition"]])
+    first, group = groups([e.account, over, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jobs["partition"]])
     flat: list[tuple[int, int, int]] = []
     g_off = [0]
     g_reject, g_init = [], []
@@ -169,13 +130,13 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         p0 = np.asarray([parts[0] for parts in e.jparts], dtype=np.int64)
         x0 = (np.asarray(e.jexcl, dtype=bool) | np.asarray(e.pexcl, dtype=bool)[p0]).astype(np.int64)
         shape_cols = [np.concatenate([a, b]) for a, b in zip(shape_cols, [p0, cpn, mpn, gpn, jgt, x0])]
-    first_of_shape, shape_of = _groups(shape_cols) if len(shape_cols[0]) else (np.zeros(0, dtype=np.int64),) * 2
+    first_of_shape, shape_of = groups(shape_cols) if len(shape_cols[0]) else (np.zeros(0, dtype=np.int64),) * 2
     eshape, jshape = shape_of[:len(ejob)], shape_of[len(ejob):]
     shapes = np.column_stack(shape_cols).astype(np.int64)[first_of_shape].reshape(-1, 6)
-    li_first, lishape = (_groups([jshape, np.asarray(e.nn, dtype=np.int64)]) if len(jshape)
+    li_first, lishape = (groups([jshape, np.asarray(e.nn, dtype=np.int64)]) if len(jshape)
                          else (np.zeros(0, dtype=np.int64),) * 2)
-    users = _codes(e.jobs["user"])
-    ereq = _groups([eshape, np.asarray(e.nn, dtype=np.int64)[ejob]])[1] if len(ejob) else eshape
+    users = codes(e.jobs["user"])
+    ereq = groups([eshape, np.asarray(e.nn, dtype=np.int64)[ejob]])[1] if len(ejob) else eshape
     bounds = job_bounds(e)
     a = {
         "n": n, "N": N, "P": P, "U": int(users.max()) + 1 if n else 0,

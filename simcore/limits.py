@@ -7,7 +7,8 @@ Interface used by the engine (keep it small; the policy code extends what is che
 - `on_start(j, now)` / `on_end(j, now)`: the job's resources join / leave the usage counters;
 - `next_change(now) -> int | None`: the next time a limit may loosen with no job ending (None: never);
 - `active`: False when no limit is configured (the engine then skips every check);
-- `keys[j]`: jobs with equal keys (same limits, TRES and time limit) get the same answer from
+- `keys[j]`: jobs with equal keys (same limits, and same TRES and time limit as far as those
+  limits count them) get the same answer from
   `blocking_reason` at the same moment. The engine caches "blocked" answers by key until a job
   ends or `next_change` passes (usage only grows in between), so thousands of held jobs of one
   user cost one check, and "not blocked" ones until a job starts or `next_tick`;
@@ -53,6 +54,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simcore.codes import factorize, pairs
 from simcore.errors import ConfigError
 from simcore.fairshare import AssocTree, billing, parse_billing_weights
 from simcore.priority import PriorityConfig
@@ -166,7 +168,7 @@ class Limits:
         if tree is None:
             tree = AssocTree.build(
                 {k: v.table for k, v in scenario.accounts.items()}, {k: v.table for k, v in scenario.users.items()},
-                zip(jobs["user"].tolist(), jobs["account"].tolist()),
+                pairs(jobs["user"], jobs["account"])[0],
             )
         part_names = [p.name for p in scenario.partitions]
         if partition is None:
@@ -186,8 +188,8 @@ class Limits:
             tl = jobs["time_limit"].astype(np.float64)
             time_limit = np.where(tl > 0, tl, fallback[partition])
         self.time_limit = np.asarray(time_limit, dtype=np.float64)
-        assoc = tree.job_assocs(jobs["user"].tolist(), jobs["account"].tolist())
-        qos_names = tree.job_qos(jobs["qos"].tolist(), assoc)
+        assoc = tree.job_assocs(jobs["user"], jobs["account"])
+        qos_names = tree.job_qos(jobs["qos"], assoc)
         self.job_qos = qos_names
         self.tree, self.assoc = tree, assoc
 
@@ -240,17 +242,16 @@ class Limits:
         self._tree = tree
         # One check list per distinct (association, QOS, partition QOS): user and account follow
         # from the association.
-        qos_codes = {q: i for i, q in enumerate(dict.fromkeys(qos_names))}
+        qos_list, qos_code = factorize(qos_names)
         pq_names = list(dict.fromkeys(p.qos for p in scenario.partitions))
         pq_of_part = np.array([pq_names.index(p.qos) for p in scenario.partitions], dtype=np.int64)
-        key = (assoc * len(qos_codes) + np.array([qos_codes[q] for q in qos_names], dtype=np.int64)) * len(pq_names)
+        key = (assoc * len(qos_list) + qos_code) * len(pq_names)
         key += pq_of_part[partition]
         uniq, combo_of = np.unique(key, return_inverse=True)
-        qos_list = list(qos_codes)
         combos: dict[tuple, int] = {}
         for c, k in enumerate(uniq.tolist()):
             rest, p = divmod(k, len(pq_names))
-            a, q = divmod(rest, len(qos_codes))
+            a, q = divmod(rest, len(qos_list))
             user = tree.names[a].rsplit("@", 1)[0]
             combos[(a, qos_list[q], pq_names[p], user, tree.names[tree.parent[a]])] = c
         self.combo = combo_of
@@ -282,9 +283,26 @@ class Limits:
         # keys whose jobs have checks and are not over a limit alone (blocking_reason evaluates
         # these, after a due tick, and nothing else)
         if self.active:
-            rows = np.ascontiguousarray(np.column_stack([self.combo, self.time_limit, req]), dtype=np.float64)
-            self.keys = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
-                                  return_inverse=True)[1].tolist()
+            self.keys = self._keys()
+
+    def _keys(self) -> list[int]:
+        """`keys`: what blocking_reason reads of a job is its combination, its over-limit reason,
+        the TRES its combination's checks count and, if one counts run-minutes, its time limit.
+        Jobs equal in those share a key whatever else they request, so a memoised answer covers
+        as many held jobs as possible."""
+        counted = np.zeros((len(self._checks), len(self.tres_names)))
+        timed = np.zeros(len(self._checks))
+        for c, checks in enumerate(self._checks):
+            for kind, _, k, _, _ in checks:
+                if kind != _JOBS_CHECK:
+                    counted[c, k] = 1.0
+                timed[c] = timed[c] or kind == _RUN_CHECK
+        codes = {r: i for i, r in enumerate(dict.fromkeys(self.over_limit))}
+        over = np.array([codes[r] for r in self.over_limit], dtype=np.float64)
+        rows = np.ascontiguousarray(np.column_stack([
+            self.combo, over, self.time_limit * timed[self.combo], self.req * counted[self.combo]]), dtype=np.float64)
+        return np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                         return_inverse=True)[1].tolist()
 
     @property
     def configured(self) -> bool:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simcore.codes import factorize
 from simcore.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ class PreemptPolicy:
         job_partition = np.asarray(job_partition, dtype=np.int64)
         qos_names = sorted(qos)
         qos_index = {name: i for i, name in enumerate(qos_names)}
-        jq = np.array([qos_index.get(q, -1) if q else -1 for q in job_qos], dtype=np.int64)
+        distinct, code = factorize(job_qos)
+        jq = np.array([qos_index.get(q, -1) if q else -1 for q in distinct], dtype=np.int64)[code]
         part_tier = np.array([p[1] for p in partitions], dtype=np.int64)
         tier = part_tier[job_partition]
         # One extra slot at index -1 stands for "no QOS" so job arrays index without masking.
@@ -221,7 +223,7 @@ class EnginePreemption:
         sc, J = e.sc, e.jobs
         sp = sc.scheduler
         self.e = e
-        first = [parts[0] for parts in e.jparts]
+        first = e.first_part
         self.policy = PreemptPolicy.build(
             preempt_type=sp.preempt_type, preempt_mode=sp.preempt_mode,
             preempt_exempt_time=sp.preempt_exempt_time,
@@ -256,7 +258,8 @@ class EnginePreemption:
             # a job may be tried in any of its partitions: its highest tier against the lowest
             # tier any job could be preempted in
             lowest = pol.part_tier[pol.part_mode != OFF].min()
-            top = np.array([max(pol.part_tier[q] for q in parts) for parts in self.e.jparts], dtype=np.int64)
+            top = np.array([max(pol.part_tier[q] for q in parts) for parts in self.e.jparts_distinct],
+                           dtype=np.int64)[self.e.jpart_code]
             return top > lowest
         victim_qos = np.zeros(pol.qos_preempts.shape[0], dtype=bool)
         victim_qos[pol.qos[victims]] = True

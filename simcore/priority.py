@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simcore.codes import factorize, pairs
 from simcore.errors import ConfigError
 from simcore.fairshare import RESET_PERIODS, AssocTree, Fairshare, parse_billing_weights
 
@@ -275,6 +276,12 @@ def normalised(values: Mapping[str, float]) -> dict[str, float]:
     return {k: (v / top if top > 0 else 0.0) for k, v in values.items()}
 
 
+def _per_job(values: Sequence[str], value_of: Callable[[str], float]) -> np.ndarray:
+    """value_of(v) for every row, evaluated once per distinct v."""
+    distinct, code = factorize(values)
+    return np.array([value_of(v) for v in distinct], dtype=np.float64)[code]
+
+
 class EnginePriority:
     """priority/multifactor wired into the engine: a priority at submit, a recalculation every
     PriorityCalcPeriod while jobs pend, and fairshare usage fed by job starts and ends.
@@ -291,17 +298,17 @@ class EnginePriority:
         if tree is None:
             tree = AssocTree.build(
                 {k: v.table for k, v in sc.accounts.items()}, {k: v.table for k, v in sc.users.items()},
-                zip(J["user"].tolist(), J["account"].tolist()),
+                pairs(J["user"], J["account"])[0],
             )
         if assoc is None:
-            assoc = tree.job_assocs(J["user"].tolist(), J["account"].tolist())
+            assoc = tree.job_assocs(J["user"], J["account"])
         self.assoc = assoc
         self._assoc_list = assoc.tolist()
-        first = [parts[0] for parts in engine.jparts]
+        first = engine.first_part
         n = len(J)
         part_factor = normalised({p.name: p.priority_job_factor for p in sc.partitions})
         qos_factor = normalised({name: q.priority for name, q in sc.qos.items()})
-        qos = tree.job_qos(J["qos"].tolist(), assoc)
+        qos = tree.job_qos(J["qos"], assoc)
         fairshare = None
         if cfg.multifactor and cfg.PriorityWeightFairshare:
             fairshare = Fairshare(tree, cfg.PriorityDecayHalfLife_s, cfg.fair_tree, cfg.FairShareDampeningFactor,
@@ -312,8 +319,8 @@ class EnginePriority:
             nodes=J["nodes"], cpus=J["cpus"],
             time_limit_s=np.array([engine.time_limit(j, first[j]) for j in range(n)], dtype=np.float64)
             if "SMALL_RELATIVE_TO_TIME" in cfg.PriorityFlags else np.ones(n),
-            partition_factor=np.array([part_factor[engine.pname[p]] for p in first], dtype=np.float64),
-            qos_factor=np.array([qos_factor.get(q, 0.0) for q in qos], dtype=np.float64),
+            partition_factor=np.array([part_factor[name] for name in engine.pname], dtype=np.float64)[first],
+            qos_factor=_per_job(qos, lambda q: qos_factor.get(q, 0.0)),
             assoc=assoc, cluster_nodes=len(engine.nodes.names), cluster_cpus=engine.nodes.total_cpus,
             fairshare=fairshare,
         )
@@ -324,7 +331,7 @@ class EnginePriority:
             self._typed = {name.split(":", 1)[1]: v for name, v in w.items() if name.startswith("gres/gpu:")}
             self._billing_default = not w
             factors = {name: float(q.table.get("UsageFactor", 1.0)) for name, q in sc.qos.items()}
-            self._usage_factor = [factors.get(q, 1.0) for q in qos]
+            self._usage_factor = _per_job(qos, lambda q: factors.get(q, 1.0)).tolist()
             self._rate = [0.0] * n
             self.calc.refresh(0.0)
             self._refreshed = 0
@@ -369,7 +376,7 @@ class EnginePriority:
     def billing(self, e: "Engine") -> dict:
         """_started's weights and per-job factors as arrays, for simcore's compiled engine."""
         return {"bill_cpus": self._billing_default, "weights": self._w,
-                "typed": np.array([self._typed.get(t, 0.0) for t in e.gt], dtype=np.float64),
+                "typed": _per_job(e.gt, lambda t: self._typed.get(t, 0.0)),
                 "usage_factor": np.asarray(self._usage_factor, dtype=np.float64)}
 
     def on_end(self, e: "Engine", j: int, now: int) -> None:
