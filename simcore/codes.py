@@ -30,8 +30,10 @@ def factorize(values: Any) -> tuple[list, np.ndarray]:
 
 
 def codes(values: Any) -> np.ndarray:
-    """Integer codes below the row count: numbers less their minimum (or their rank, when sparse),
-    texts in order of first sight."""
+    """Integer codes below the row count: integers less their minimum (or their rank, when sparse),
+    floats their rank, texts in order of first sight."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
     if isinstance(values, np.ndarray) and values.dtype.kind in "iub" or (
             isinstance(values, list) and values and isinstance(values[0], (int, bool))):
         arr = np.asarray(values, dtype=np.int64)

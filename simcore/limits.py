@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simcore.codes import factorize, pairs
+from simcore.codes import factorize, groups, pairs
 from simcore.errors import ConfigError
 from simcore.fairshare import AssocTree, billing, parse_billing_weights
 from simcore.priority import PriorityConfig
@@ -297,12 +297,10 @@ class Limits:
                 if kind != _JOBS_CHECK:
                     counted[c, k] = 1.0
                 timed[c] = timed[c] or kind == _RUN_CHECK
-        codes = {r: i for i, r in enumerate(dict.fromkeys(self.over_limit))}
-        over = np.array([codes[r] for r in self.over_limit], dtype=np.float64)
-        rows = np.ascontiguousarray(np.column_stack([
-            self.combo, over, self.time_limit * timed[self.combo], self.req * counted[self.combo]]), dtype=np.float64)
-        return np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
-                         return_inverse=True)[1].tolist()
+        over = factorize(["" if r is None else r for r in self.over_limit])[1]
+        columns = [self.combo, over, self.time_limit * timed[self.combo]]
+        columns += [self.req[:, k] * counted[self.combo, k] for k in np.flatnonzero(counted.any(axis=0))]
+        return groups(columns)[1].tolist()
 
     @property
     def configured(self) -> bool:
