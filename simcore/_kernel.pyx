@@ -108,7 +108,7 @@ cdef class Usage:
     cdef object next_reset_cb
     cdef double[::1] usage_ref, acc, rate, t_last, usage, lf, s_level, level_shares, raw, s_norm, eff, neg
     cdef i64[::1] parent, parent0, zero_share, use_parent, is_user, pair_anc, pair_user, users, path0, pad
-    cdef i64[::1] flag, path_len, deep, order, tmp, leader
+    cdef i64[::1] flag, path_len, deep, order, leader
 
     def __init__(self, dict f):
         i64 = np.int64
@@ -131,7 +131,7 @@ cdef class Usage:
         self.flag = f["flag"].astype(i64).ravel()
         self.deep = f["deep"].astype(i64); self.n_deep = len(f["deep"])
         self.neg = np.zeros(self.U * self.D)
-        self.order = np.arange(self.U, dtype=i64); self.tmp = np.zeros(self.U, dtype=i64)
+        self.order = np.arange(self.U, dtype=i64)    # users in Fair Tree order, kept between calls
         self.leader = np.zeros(self.U, dtype=i64)
 
     cdef double integral(self, double a, double b) noexcept:
@@ -194,7 +194,7 @@ cdef class Usage:
         else:
             self.classic_factors(out)
 
-    cdef bint ft_before(self, i64 r, i64 q) noexcept:
+    cdef inline bint ft_before(self, i64 r, i64 q) noexcept:
         """np.lexsort's order of user rows: LF paths compared level by level (-LF, then the
         account flag), the row number last."""
         cdef i64 k, x = r * self.D, y = q * self.D
@@ -207,7 +207,7 @@ cdef class Usage:
 
     cdef void fair_tree_factors(self, double* out) noexcept:
         """Fairshare._fair_tree."""
-        cdef i64 a, k, r, q, i, j, x, y, width, lo, mid, hi, U = self.U, D = self.D
+        cdef i64 a, k, r, q, i, j, x, y, U = self.U, D = self.D
         cdef double pu, u
         cdef bint tied, same
         if U == 0:
@@ -222,29 +222,16 @@ cdef class Usage:
                 self.lf[a] = INF
         for r in range(U * D):
             self.neg[r] = 0.0 if self.pad[r] else -self.lf[self.path0[r]]
-        for r in range(U):
-            self.order[r] = r
-        width = 1                               # bottom-up merge sort, stable
-        while width < U:
-            lo = 0
-            while lo < U:
-                mid = min(lo + width, U)
-                hi = min(lo + 2 * width, U)
-                i, j, k = lo, mid, lo
-                while i < mid and j < hi:
-                    if self.ft_before(self.order[j], self.order[i]):
-                        self.tmp[k] = self.order[j]; j += 1
-                    else:
-                        self.tmp[k] = self.order[i]; i += 1
-                    k += 1
-                while i < mid:
-                    self.tmp[k] = self.order[i]; i += 1; k += 1
-                while j < hi:
-                    self.tmp[k] = self.order[j]; j += 1; k += 1
-                lo = hi
-            for i in range(U):
-                self.order[i] = self.tmp[i]
-            width *= 2
+        # Insertion sort from the last recalculation's order: usage moves little between two, so
+        # the order is mostly unchanged (the row number breaks ties: the order is total, and any
+        # sort gives np.lexsort's).
+        for i in range(1, U):
+            r = self.order[i]
+            j = i
+            while j > 0 and self.ft_before(r, self.order[j - 1]):
+                self.order[j] = self.order[j - 1]
+                j -= 1
+            self.order[j] = r
         self.leader[0] = 0
         for i in range(1, U):
             r, q = self.order[i - 1], self.order[i]
