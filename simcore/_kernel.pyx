@@ -372,6 +372,8 @@ cdef class Kernel:
     cdef arr lkey, lover, lcombo, ck_off, ck_kind, ck_h, ck_k, ck_reason, cn_off, cn_h, rh_off, rh_h
     cdef arr rk_off, rk_k, arh, sb_off, sb_h, sb_lim, sb_reason, sh_off, sh_h, deny, submitted, tracked
     cdef arr lmemo, lmemo_ep, lok, lok_ep     # per limits key: Engine.limit_memo, limit_ok
+    cdef arr k_combo, k_over, k_off           # per limits key: Limits._key_tests
+    cdef double *k_need
     cdef double *lreq
     cdef double *ltl
     cdef double *ck_lim
@@ -549,6 +551,8 @@ cdef class Kernel:
         self.memo_ep = 0; self.ok_ep = 0
         self.lkey = self._in(L["key"]); self.lover = self._in(L["over"]); self.lcombo = self._in(L["combo"])
         self.lreq = self._din(L["req"]); self.ltl = self._din(L["tl"])
+        self.k_combo = self._in(L["k_combo"]); self.k_over = self._in(L["k_over"]); self.k_off = self._in(L["k_off"])
+        self.k_need = self._din(L["k_need"])
         self.ck_off = self._in(L["ck_off"]); self.ck_kind = self._in(L["ck_kind"]); self.ck_h = self._in(L["ck_h"])
         self.ck_k = self._in(L["ck_k"]); self.ck_reason = self._in(L["ck_reason"]); self.ck_lim = self._din(L["ck_lim"])
         self.cn_off = self._in(L["cn_off"]); self.cn_h = self._in(L["cn_h"])
@@ -1080,33 +1084,30 @@ cdef class Kernel:
             for x in range(self.sh_off[c], self.sh_off[c + 1]):
                 self.submitted[self.sh_h[x]] -= 1
 
-    cdef i64 blocking(self, i64 j, i64 now) noexcept:
-        """Limits.blocking_reason: the first limit that keeps job j waiting, or -1."""
-        cdef i64 c, x, h, kind, k
-        cdef double v
-        if self.lover[j] >= 0:
-            return self.lover[j]
-        c = self.lcombo[j]
+    cdef i64 blocking(self, i64 key, i64 now) noexcept:
+        """Limits.blocking_reason for the jobs of a limits key: the first limit that keeps them
+        waiting, or -1 (k_need is NaN for a TRES they do not request: that comparison fails)."""
+        cdef i64 c, x, h, kind, y
+        if self.k_over[key] >= 0:
+            return self.k_over[key]
+        c = self.k_combo[key]
         if self.ck_off[c] == self.ck_off[c + 1]:
             return -1
         if now >= self.next_tick:
             self.l_sync(now)
+        y = self.k_off[key]
         for x in range(self.ck_off[c], self.ck_off[c + 1]):
             h = self.ck_h[x]
             kind = self.ck_kind[x]
             if kind == CK_JOBS:
                 if self.l_jobs[h] + 1 > self.ck_lim[x]:
                     return self.ck_reason[x]
-                continue
-            k = self.ck_k[x]
-            v = self.lreq[j * self.T + k]
-            if v == 0:
-                continue
-            if kind == CK_TRES:
-                if self.l_used[h * self.T + k] + v > self.ck_lim[x] + EPS:
+            elif kind == CK_TRES:
+                if self.l_used[h * self.T + self.ck_k[x]] + self.k_need[y] > self.ck_lim[x] + EPS:
                     return self.ck_reason[x]
-            elif self.l_run[h * self.T + k] + v * self.ltl[j] > self.ck_lim[x] + EPS:
+            elif self.l_run[h * self.T + self.ck_k[x]] + self.k_need[y] > self.ck_lim[x] + EPS:
                 return self.ck_reason[x]
+            y += 1
         return -1
 
     cdef i64 limit_reason(self, i64 j, i64 now) noexcept:
@@ -1117,7 +1118,7 @@ cdef class Kernel:
             return self.lmemo[key]
         if self.lok_ep[key] == self.ok_ep and self.lok[key] > now:
             return -1
-        r = self.blocking(j, now)
+        r = self.blocking(key, now)
         if r >= 0:
             self.lmemo[key] = r
             self.lmemo_ep[key] = self.memo_ep
@@ -1157,7 +1158,8 @@ cdef class Kernel:
                 j = self.lb_list[x]
                 if self.state[j] != PENDING or not self.gpn[j]:
                     continue
-                if self.lmemo_ep[self.lkey[j]] != self.memo_ep and self.limit_reason(j, now) < 0:
+                # asked without remembering the answer (see Engine._limit_idle)
+                if self.lmemo_ep[self.lkey[j]] != self.memo_ep and self.blocking(self.lkey[j], now) < 0:
                     continue
                 s = self.lishape[j]
                 if self.li_seen[s] != self.li_call:

@@ -734,13 +734,17 @@ class Engine:
                 if len(self._fitting(self.fit_key[s])) >= shape[6]:
                     want += count * shape[3] * shape[6]
         elif free and self.limits.active:       # else no job is held by a limit
-            state, gpn, nn, limit_reason = self.state, self.gpn, self.nn, self.limit_reason
+            state, gpn, nn, blocking = self.state, self.gpn, self.nn, self.limits.blocking_reason
             lkeys, lmemo, shape_of, shapes = self.limits.keys, self.limit_memo, self.shape_of, self.shapes
             seen: dict[int, bool] = {}
+            # The walk asks the limits without remembering their answers: the walk stops early, in
+            # set order, and a remembered reason outlives the starts that follow until the next
+            # end (a memo keeps "blocked", which starts cannot change, not always the first
+            # limit to fail), so remembering here would make pending reasons depend on the walk.
             for j in self.limit_blocked:
                 if state[j] != PENDING or not gpn[j]:
                     continue
-                if lmemo.get(lkeys[j]) is None and limit_reason(j, now) is None:
+                if lmemo.get(lkeys[j]) is None and blocking(j, now) is None:
                     continue
                 s = shape_of[j]
                 fits = seen.get(s)

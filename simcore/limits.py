@@ -302,6 +302,29 @@ class Limits:
         columns += [self.req[:, k] * counted[self.combo, k] for k in np.flatnonzero(counted.any(axis=0))]
         return groups(columns)[1].tolist()
 
+    def _key_tests(self, keys: np.ndarray, over: np.ndarray) -> dict[str, np.ndarray]:
+        """Per key: its combination, over-limit reason and what the job adds in each of the
+        combination's checks (TRES, or TRES x time limit; NaN where the job does not request
+        the TRES: every comparison with NaN is false, so the check passes, as blocking_reason
+        skips it). One block per key is what the compiled engine reads for a held job."""
+        K = int(keys.max()) + 1 if len(keys) else 0
+        rep = np.zeros(K, dtype=np.int64)
+        rep[keys[::-1]] = np.arange(len(keys))[::-1]          # the first job of each key
+        combo = np.asarray(self.combo, dtype=np.int64)[rep]
+        ck_off = _offsets(self._checks)
+        sizes = ck_off[combo + 1] - ck_off[combo]
+        k_off = np.zeros(K + 1, dtype=np.int64)
+        np.cumsum(sizes, out=k_off[1:])
+        check = np.repeat(ck_off[combo] - k_off[:-1], sizes) + np.arange(k_off[-1], dtype=np.int64)
+        job = np.repeat(rep, sizes)
+        flat = [x for c in self._checks for x in c]
+        kind = np.array([x[0] for x in flat], dtype=np.int64)[check] if len(flat) else check
+        tres = np.array([x[2] for x in flat], dtype=np.int64)[check] if len(flat) else check
+        v = self.req[job, tres]
+        need = np.where(kind == _RUN_CHECK, v * self.time_limit[job], v)
+        need[v == 0] = np.nan
+        return {"k_combo": combo, "k_over": over[rep], "k_off": k_off, "k_need": need}
+
     @property
     def configured(self) -> bool:
         """Whether any limit applies at all: submit, start or run counts included (when not,
@@ -315,10 +338,11 @@ class Limits:
         holder its run-minute TRES; reasons as `code(reason)`, -1 for none."""
         checks = [x for c in self._checks for x in c]
         submit = [x for c in self._submit for x in c]
+        keys = np.asarray(self.keys if self.active else np.zeros(len(self._combo)), dtype=np.int64)
+        over = np.array([-1 if r is None else code(r) for r in self.over_limit], dtype=np.int64)
         return {
             "active": self.active, "configured": self.configured, "T": len(self.tres_names), "H": len(self.used), "period": self.period,
-            "key": np.asarray(self.keys if self.active else np.zeros(len(self._combo)), dtype=np.int64),
-            "over": np.array([-1 if r is None else code(r) for r in self.over_limit], dtype=np.int64),
+            "key": keys, "over": over, **self._key_tests(keys, over),
             "combo": np.asarray(self.combo, dtype=np.int64),
             "req": np.ascontiguousarray(self.req, dtype=np.float64).ravel(),
             "tl": np.asarray(self.time_limit, dtype=np.float64),
