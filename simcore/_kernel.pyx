@@ -13,7 +13,7 @@ outputs are the engine's per-job arrays.
 """
 
 from libc.math cimport exp2, expm1, fabs, floor
-from libc.stdint cimport int64_t
+from libc.stdint cimport int8_t, int16_t, int64_t
 from libc.stdlib cimport abort, free, realloc
 from libc.string cimport memcpy, memmove
 
@@ -41,6 +41,16 @@ cdef double EPS = 1e-6                            # simcore.limits._EPS
 
 cdef i64* _ptr(object arr):
     cdef i64[::1] view = arr
+    return &view[0]
+
+
+cdef int8_t* _ptr8(object arr):
+    cdef int8_t[::1] view = arr
+    return &view[0]
+
+
+cdef int16_t* _ptr16(object arr):
+    cdef int16_t[::1] view = arr
     return &view[0]
 
 
@@ -303,7 +313,9 @@ cdef class Kernel:
     # job outputs
     cdef public object state_a, start_a, end_a, ran_a, limit_a, endst_a, by_a, reason_a, reason_t_a
     cdef public object alloc_off_a, alloc_nodes_a, acpu_a, agpu_a, acc_a, used_a
-    cdef arr state, start_t, end_t, ran_e, limit_used, end_code, started_by, reason, reason_t
+    cdef int8_t *state
+    cdef int16_t *reason
+    cdef arr start_t, end_t, ran_e, limit_used, end_code, started_by, reason_t
     cdef arr alloc_off, alloc_nodes, alloc_cpus, alloc_gpus, acc, rused, run_excl
     cdef i64 n_alloc
     # queue of entries, sorted by Engine.queue_key (ranks while priorities are fixed)
@@ -452,14 +464,16 @@ cdef class Kernel:
             self.c_ord[s] = NULL
         self.c_synced = self._zeros(self.n_shapes)
         self.n_cached = 0
-        self.state_a = np.zeros(n, dtype=np.int64); self.state = _ptr(self.state_a)
+        # one byte per job: passes over a long queue read every entry's state, and a small array
+        # stays in cache
+        self.state_a = np.zeros(n, dtype=np.int8); self.state = _ptr8(self.state_a)
         self.start_a = np.full(n, -1, dtype=np.int64); self.start_t = _ptr(self.start_a)
         self.end_a = np.full(n, -1, dtype=np.int64); self.end_t = _ptr(self.end_a)
         self.ran_a = np.full(n, -1, dtype=np.int64); self.ran_e = _ptr(self.ran_a)
         self.limit_a = np.zeros(n, dtype=np.int64); self.limit_used = _ptr(self.limit_a)
         self.endst_a = np.zeros(n, dtype=np.int64); self.end_code = _ptr(self.endst_a)
         self.by_a = np.zeros(n, dtype=np.int64); self.started_by = _ptr(self.by_a)
-        self.reason_a = np.zeros(n, dtype=np.int64); self.reason = _ptr(self.reason_a)
+        self.reason_a = np.zeros(n, dtype=np.int16); self.reason = _ptr16(self.reason_a)   # as state
         self.reason_t_a = np.zeros(n, dtype=np.int64); self.reason_t = _ptr(self.reason_t_a)
         self.alloc_off_a = np.zeros(n + 1, dtype=np.int64); self.alloc_off = _ptr(self.alloc_off_a)
         self.alloc_nodes_a = np.zeros(int(np.sum(a["nn"])) + 1, dtype=np.int64)

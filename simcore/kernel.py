@@ -72,7 +72,7 @@ def _entries(e: "Engine", reasons: dict[str, int]) -> tuple[np.ndarray, np.ndarr
         for p, mt in enumerate(e.pmaxt):
             if mt is not None:
                 over |= (_time_limits(e, np.arange(n), np.full(n, p)) > mt).astype(np.int64) << p
-    first, group = groups([e.account, over, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jobs["partition"]])
+    first, group = groups([e.account, over, e.nn, e.cpn, e.mpn, e.gpn, e.gt, e.jpart_code])
     flat: list[tuple[int, int, int]] = []
     g_off = [0]
     g_reject, g_init = [], []
@@ -127,7 +127,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
     limits = e.limits.flat(lambda r: reasons.setdefault(r, len(reasons)))
     if limits["active"]:
         # the limit-idle metric's shapes: the job's first listed partition (Engine.shape_of)
-        p0 = np.asarray([parts[0] for parts in e.jparts], dtype=np.int64)
+        p0 = e.first_part
         x0 = (np.asarray(e.jexcl, dtype=bool) | np.asarray(e.pexcl, dtype=bool)[p0]).astype(np.int64)
         shape_cols = [np.concatenate([a, b]) for a, b in zip(shape_cols, [p0, cpn, mpn, gpn, jgt, x0])]
     first_of_shape, shape_of = groups(shape_cols) if len(shape_cols[0]) else (np.zeros(0, dtype=np.int64),) * 2
@@ -163,7 +163,8 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
         "win0": e.window[0], "win1": e.window[1], "priority": _priority(e, prio),
         "preempt": _preempt(e, reasons.setdefault("BeginTime", len(reasons))),
     }
-    a["R"] = len(reasons)
+    a["R"] = len(reasons)           # the kernel keeps reason codes in int16
+    assert a["R"] < 1 << 15
     names = [""] * len(reasons)
     for name, code in reasons.items():
         names[code] = name
