@@ -171,13 +171,50 @@ def _same(a: dict, b: dict) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(cases())
 def test_the_kernel_reproduces_the_python_engine(case):
-    sc, jt = case
+    _both_engines_agree(*case)
+
+
+def _both_engines_agree(sc: Scenario, jt: JobTable) -> None:
     assert kernel.supported(Engine(sc, jt))
     fast, ref = simulate(sc, jobs=jt), simulate(sc, jobs=jt, compiled=False)
     assert (fast.engine, ref.engine) == ("compiled", "python")
     _same(fast.jobs, ref.jobs)
     _same({k: [v] for k, v in fast.metrics.items()}, {k: [v] for k, v in ref.metrics.items()})
     _same(fast.timeseries, ref.timeseries)
+
+
+@built
+def test_the_limit_idle_walk_leaves_pending_reasons_alone():
+    """Found by the random cases: the limit-idle walk (which stops early, in set order) used to
+    remember the limit answers it computed, and a remembered reason outlives starts; the engines
+    then differed in job 1's pending-reason seconds (MaxJobsPerAccount vs QOSGrpJobsLimit)."""
+    nodes = [{"NodeName": "n1", "CPUs": 16, "RealMemory": 64000, "Gres": "gpu:v100:4", "Weight": 3},
+             {"NodeName": "n2", "CPUs": 16, "RealMemory": 64000, "Weight": 2},
+             {"NodeName": "n3", "CPUs": 64, "RealMemory": 32000, "Gres": "gpu:a100:4", "Weight": 2},
+             {"NodeName": "n4", "CPUs": 8, "RealMemory": 32000, "Gres": "gpu:a100:4", "Weight": 1},
+             {"NodeName": "n5", "CPUs": 8, "RealMemory": 64000, "Weight": 1}]
+    sc = Scenario.from_dict({
+        "cluster": {"nodes": nodes}, "partitions": {"all": {}, "scav": {"PriorityTier": 0}},
+        "scheduler": {"SchedulerParameters": "bf_max_job_user=2,default_queue_depth=2,sched_interval=20"},
+        "qos": {"normal": {"GrpJobs": 2, "MaxJobsPerAccount": 1}},
+        "accounts": {"a2": {"GrpJobs": 1, "GrpTRES": "gres/gpu=5"}}}, "kernel")
+    n = 11
+    jt = JobTable.from_columns({
+        "job_id": [str(k) for k in range(1, n + 1)],
+        "user": ["u2", "u3", "u4", "u2", "u2", "u1", "u1", "u1", "u1", "u3", "u3"],
+        "account": ["a2", "a2", "a1", "a2", "a1", "a1", "a2", "a1", "a1", "a2", "a2"],
+        "partition": ["scav", "all,scav", "all", "all,scav", "all", "all,scav", "scav", "all,scav", "all,scav",
+                      "all,scav", "all"],
+        "qos": ["", "", "high", "high", "", "", "", "", "high", "high", ""],
+        "submit": [265, 404, 306, 248, 513, 54, 1254, 547, 1515, 5, 909],
+        "time_limit": [300, 60, 9000, 3000, 9000, 3000, 300, 300, 9000, 0, 3000],
+        "runtime": [401, 6000, 188, 2844, 3085, 104, 108, 4660, 683, 5164, 365],
+        "nodes": [1, 1, 1, 2, 1, 1, 1, 1, 2, 2, 2], "cpus": [11, 15, 6, 20, 1, 13, 2, 15, 16, 8, 8],
+        "mem_mb": [1000, 1000, 40000, 1000, 0, 1000, 1000, 1000, 1000, 0, 0],
+        "gpus": [2, 0, 4, 4, 0, 0, 2, 2, 2, 8, 0], "gpu_type": [""] * 8 + ["a100", "", ""],
+        "exclusive": [False] * 5 + [True, True] + [False] * 4, "checkpoint_s": [600, 600, 0, 0, 600, 0, 600, 0, 0, 0, 0],
+    }, "kernel")
+    _both_engines_agree(sc, jt)
 
 
 def _scenario(**extra) -> Scenario:
