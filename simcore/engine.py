@@ -680,7 +680,8 @@ class Engine:
             if self.limit_blocked or self.li_rate:
                 self._limit_idle(t, win0, win1)
         # The run ends with the last submission or job end (passes after it change nothing).
-        self.t_end = max(max(self.end_t, default=0), sub_times[-1] if sub_times else 0)   # stop time if stalled
+        # (the stop time, when the stall guard stopped the run)
+        self.t_end = max(max(self.end_t, default=0), sub_times[-1] if sub_times else 0)
         for j in range(n):
             if self.state[j] == PENDING:       # close the open pending interval, keep the reason
                 r = self.reason[j]
@@ -737,10 +738,10 @@ class Engine:
             state, gpn, nn, blocking = self.state, self.gpn, self.nn, self.limits.blocking_reason
             lkeys, lmemo, shape_of, shapes = self.limits.keys, self.limit_memo, self.shape_of, self.shapes
             seen: dict[int, bool] = {}
-            # The walk asks the limits without remembering their answers: the walk stops early, in
-            # set order, and a remembered reason outlives the starts that follow until the next
-            # end (a memo keeps "blocked", which starts cannot change, not always the first
-            # limit to fail), so remembering here would make pending reasons depend on the walk.
+            # Asked without remembering: the walk stops early and runs in set order, and a
+            # remembered "blocked" keeps its reason until the next end even when a start makes an
+            # earlier limit fail first, so remembering here would make pending reasons depend on
+            # the walk.
             for j in self.limit_blocked:
                 if state[j] != PENDING or not gpn[j]:
                     continue

@@ -174,7 +174,7 @@ def _inputs(e: "Engine") -> tuple[dict, list[str]]:
 
 def _priority(e: "Engine", fixed: np.ndarray) -> dict:
     """EnginePriority for the kernel: the fixed factors, the weights, and the fair-share state."""
-    pr, cfg = e.priority, e.priority.calc.cfg
+    pr, cfg = e.priority, e.priority.cfg
     return {
         "dynamic": bool(pr.dynamic), "multifactor": cfg.multifactor,
         "fairshare": {**pr.fairshare.flat(), **pr.billing(e)} if pr.fairshare is not None else None,
