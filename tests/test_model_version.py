@@ -25,8 +25,9 @@ DIGESTS = {
     # bf_max_job_user is followed by another and leaves no plan to resume): this reference run is
     # unchanged, runs with deep queues or per-user backfill caps may not be
     "sim-2": "5aad94849ce041cb",
-    # the stall guard (runs caught in a preemption livelock now end) and the jobs_stalled metric:
-    # runs that ended before are unchanged
+    # the stall guard (runs caught in a preemption livelock now end) and the jobs_stalled metric;
+    # the limit-idle walk no longer remembers limit answers (pending-reason seconds change in
+    # rare runs with limits); this reference run is unchanged
     "sim-3": "5aad94849ce041cb",
 }
 
