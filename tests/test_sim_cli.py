@@ -69,6 +69,20 @@ def test_bad_scenario_key_is_a_one_line_error(tmp_path):
     assert "Traceback" not in r.output
 
 
+def test_a_job_in_an_undefined_partition_is_a_one_line_error(tmp_path):
+    """The first job naming a partition the scenario lacks is named (set-up runs per distinct
+    partition list, not per job)."""
+    scen = tmp_path / "s.toml"
+    scen.write_text(SCENARIO)
+    csv = tmp_path / "jobs.csv"
+    csv.write_text("job_id,user,submit,runtime,time_limit,gpus,cpus,partition\n"
+                   "a,u1,0,600,3600,4,8,gpu\nb,u1,5,600,3600,4,8,\"gpu,cpu\"\nc,u1,9,600,3600,4,8,cpu\n")
+    r = CliRunner().invoke(cli, ["simulate", str(scen), "--workload", str(csv)])
+    assert r.exit_code == 2
+    assert "job b names partition 'cpu'; the scenario defines: gpu" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
 def test_help():
     r = CliRunner().invoke(cli, ["simulate", "--help"])
     assert r.exit_code == 0 and "--jobs-out" in r.output
