@@ -117,7 +117,7 @@ cdef class Usage:
     cdef bint fair_tree, mixed, any_parent
     cdef object next_reset_cb
     cdef double[::1] usage_ref, acc, rate, t_last, usage, lf, s_level, level_shares, raw, s_norm, eff, neg
-    cdef i64[::1] parent, parent0, zero_share, use_parent, is_user, pair_anc, pair_user, users, path0, pad
+    cdef i64[::1] parent, parent0, zero_share, use_parent, pair_anc, pair_user, users, path0, pad
     cdef i64[::1] flag, path_len, deep, order, leader
 
     def __init__(self, dict f):
@@ -133,7 +133,6 @@ cdef class Usage:
         self.s_norm = f["s_norm"]
         self.parent = f["parent"].astype(i64); self.parent0 = f["parent0"].astype(i64)
         self.zero_share = f["zero_share"].astype(i64); self.use_parent = f["use_parent"].astype(i64)
-        self.is_user = f["is_user"].astype(i64)
         self.pair_anc = f["pair_anc"].astype(i64); self.pair_user = f["pair_user"].astype(i64)
         self.n_pairs = len(f["pair_anc"])
         self.users = f["users"].astype(i64); self.path_len = f["path_len"].astype(i64)
@@ -352,7 +351,7 @@ cdef class Kernel:
     # the plan the last pass left (Backfill.saved): still exact while `resumable`
     cdef arr new_e, new_p      # entries submitted since the last pass, with their priority then
     cdef i64 n_new, resumable, saved, s_tested, s_first, s_nd, s_last, s_last_p
-    # changing priorities (simcore.priority.EnginePriority): age, and fair-share from Python
+    # changing priorities (simcore.priority.EnginePriority): age, and fair-share (Usage)
     cdef bint dyn, fs_on, multifactor
     cdef arr prio, jassoc
     cdef Usage fsu
@@ -508,7 +507,7 @@ cdef class Kernel:
         self.pass_id = 0
         self.new_e = self._zeros(self.n_ent + 1); self.new_p = self._zeros(self.n_ent + 1)
         self.q_p = self._zeros(self.n_ent + 1); self.q_tmp = self._zeros(self.n_ent + 1)
-        self.q_tmp_p = self._zeros(self.n_ent + 1); 
+        self.q_tmp_p = self._zeros(self.n_ent + 1)
         self.q_runs = self._zeros(self.n_ent + 2)
         self.n_new = 0; self.resumable = 0; self.saved = 0; self.s_last = -1; self.s_last_p = 0
         self.elig_a = a["sub"].copy(); self.elig = _ptr(self.elig_a)

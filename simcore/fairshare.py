@@ -441,7 +441,7 @@ class Fairshare:
             "s_level": self.s_level, "level_shares": self.level_shares, "s_norm": self.s_norm,
             "raw": np.where(self.use_parent, 0.0, self.tree.shares), "parent": self.tree.parent,
             "parent0": self._parent0, "zero_share": self._zero_share, "use_parent": self.use_parent,
-            "any_parent": self._any_parent, "is_user": self.tree.is_user, "pair_anc": self.pair_anc,
+            "any_parent": self._any_parent, "pair_anc": self.pair_anc,
             "pair_user": self.pair_user, "users": self.users, "depth": self.path.shape[1], "path0": self._path0,
             "pad": self._pad, "flag": self._flag, "path_len": self.path_len, "mixed_depth": self._mixed_depth,
             "deep": np.concatenate([np.zeros(0, dtype=np.int64), *self.by_depth[1:]]),

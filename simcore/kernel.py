@@ -3,8 +3,7 @@
 Why a second engine: a run of the pure-Python engine costs interpreter overhead on every queue
 entry and node (docs/performance.md); the compiled kernel runs the same algorithm over flat C
 arrays. It covers every scenario without job dependencies: limits, multifactor priorities with
-age and fair-share (Fairshare itself stays in Python, fed by the kernel: see `_priority`) and
-preemption included. The Python engine stays the reference: tests/test_kernel.py checks that both
+age and fair-share (the kernel's Usage, started from `Fairshare.flat()`) and preemption included. The Python engine stays the reference: tests/test_kernel.py checks that both
 give identical per-job output.
 
 The work that depends only on the job and the configuration (admission, static pending reasons,

@@ -279,14 +279,16 @@ class Limits:
         self.over_limit: list[str | None] = self._never_runnable()
         self.active = any(self._checks) or any(r is not None for r in self.over_limit)
         self.keys: list[int] = []                   # see the module docstring
+        self._key_first = np.zeros(min(n, 1), dtype=np.int64)   # a job of each key (all key 0 when inactive)
         self.tests: dict[int, list[tuple]] = {}     # key -> its jobs' checks (_job_tests); only for
         # keys whose jobs have checks and are not over a limit alone (blocking_reason evaluates
         # these, after a due tick, and nothing else)
         if self.active:
-            self.keys = self._keys()
+            self._key_first, keys = self._keys()
+            self.keys = keys.tolist()
 
-    def _keys(self) -> list[int]:
-        """`keys`: what blocking_reason reads of a job is its combination, its over-limit reason,
+    def _keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a job of each key, `keys`): what blocking_reason reads of a job is its combination, its over-limit reason,
         the TRES its combination's checks count and, if one counts run-minutes, its time limit.
         Jobs equal in those share a key whatever else they request, so a memoised answer covers
         as many held jobs as possible."""
@@ -300,28 +302,23 @@ class Limits:
         over = factorize(["" if r is None else r for r in self.over_limit])[1]
         columns = [self.combo, over, self.time_limit * timed[self.combo]]
         columns += [self.req[:, k] * counted[self.combo, k] for k in np.flatnonzero(counted.any(axis=0))]
-        return groups(columns)[1].tolist()
+        return groups(columns)
 
-    def _key_tests(self, keys: np.ndarray, over: np.ndarray) -> dict[str, np.ndarray]:
+    def _key_tests(self, over: np.ndarray, ck_off: np.ndarray, ck_kind: np.ndarray,
+                   ck_tres: np.ndarray) -> dict[str, np.ndarray]:
         """Per key: its combination, over-limit reason and what the job adds in each of the
         combination's checks (TRES, or TRES x time limit; NaN where the job does not request
         the TRES: every comparison with NaN is false, so the check passes, as blocking_reason
         skips it). One block per key is what the compiled engine reads for a held job."""
-        K = int(keys.max()) + 1 if len(keys) else 0
-        rep = np.zeros(K, dtype=np.int64)
-        rep[keys[::-1]] = np.arange(len(keys))[::-1]          # the first job of each key
+        rep = self._key_first
         combo = np.asarray(self.combo, dtype=np.int64)[rep]
-        ck_off = _offsets(self._checks)
         sizes = ck_off[combo + 1] - ck_off[combo]
-        k_off = np.zeros(K + 1, dtype=np.int64)
+        k_off = np.zeros(len(rep) + 1, dtype=np.int64)
         np.cumsum(sizes, out=k_off[1:])
         check = np.repeat(ck_off[combo] - k_off[:-1], sizes) + np.arange(k_off[-1], dtype=np.int64)
         job = np.repeat(rep, sizes)
-        flat = [x for c in self._checks for x in c]
-        kind = np.array([x[0] for x in flat], dtype=np.int64)[check] if len(flat) else check
-        tres = np.array([x[2] for x in flat], dtype=np.int64)[check] if len(flat) else check
-        v = self.req[job, tres]
-        need = np.where(kind == _RUN_CHECK, v * self.time_limit[job], v)
+        v = self.req[job, ck_tres[check]]
+        need = np.where(ck_kind[check] == _RUN_CHECK, v * self.time_limit[job], v)
         need[v == 0] = np.nan
         return {"k_combo": combo, "k_over": over[rep], "k_off": k_off, "k_need": need}
 
@@ -338,17 +335,19 @@ class Limits:
         holder its run-minute TRES; reasons as `code(reason)`, -1 for none."""
         checks = [x for c in self._checks for x in c]
         submit = [x for c in self._submit for x in c]
-        keys = np.asarray(self.keys if self.active else np.zeros(len(self._combo)), dtype=np.int64)
         over = np.array([-1 if r is None else code(r) for r in self.over_limit], dtype=np.int64)
+        ck_off, ck_kind = _offsets(self._checks), np.array([x[0] for x in checks], dtype=np.int64)
+        ck_k = np.array([x[2] for x in checks], dtype=np.int64)
         return {
             "active": self.active, "configured": self.configured, "T": len(self.tres_names), "H": len(self.used), "period": self.period,
-            "key": keys, "over": over, **self._key_tests(keys, over),
+            "key": np.asarray(self.keys if self.active else np.zeros(len(self._combo)), dtype=np.int64),
+            "over": over, **self._key_tests(over, ck_off, ck_kind, ck_k),
             "combo": np.asarray(self.combo, dtype=np.int64),
             "req": np.ascontiguousarray(self.req, dtype=np.float64).ravel(),
             "tl": np.asarray(self.time_limit, dtype=np.float64),
-            "ck_off": _offsets(self._checks), "ck_kind": np.array([x[0] for x in checks], dtype=np.int64),
+            "ck_off": ck_off, "ck_kind": ck_kind,
             "ck_h": np.array([x[1] for x in checks], dtype=np.int64),
-            "ck_k": np.array([x[2] for x in checks], dtype=np.int64),
+            "ck_k": ck_k,
             "ck_lim": np.array([x[3] for x in checks], dtype=np.float64),
             "ck_reason": np.array([code(x[4]) for x in checks], dtype=np.int64),
             "cn_off": _offsets(self._count_holders), "cn_h": _ints(self._count_holders),
